@@ -1,0 +1,34 @@
+/** Kubernetes-style label selectors: the one place that decides whether labels match. */
+import type { Labels, Selector } from './common.ts';
+
+export function matchesSelector(selector: Selector, labels: Labels | undefined): boolean {
+  const l = labels ?? {};
+  for (const [k, v] of Object.entries(selector.matchLabels ?? {})) if (l[k] !== v) return false;
+  for (const req of selector.matchExpressions ?? []) {
+    const has = Object.hasOwn(l, req.key);
+    const value = l[req.key];
+    switch (req.operator) {
+      case 'In':
+        if (!has || !(req.values ?? []).includes(value!)) return false;
+        break;
+      case 'NotIn':
+        if (has && (req.values ?? []).includes(value!)) return false;
+        break;
+      case 'Exists':
+        if (!has) return false;
+        break;
+      case 'DoesNotExist':
+        if (has) return false;
+        break;
+    }
+  }
+  return true;
+}
+
+export function formatSelector(selector: Selector): string {
+  const parts = Object.entries(selector.matchLabels ?? {}).map(([k, v]) => `${k}=${v}`);
+  for (const r of selector.matchExpressions ?? []) {
+    parts.push(r.operator === 'Exists' ? r.key : r.operator === 'DoesNotExist' ? `!${r.key}` : `${r.key} ${r.operator.toLowerCase()} (${(r.values ?? []).join(', ')})`);
+  }
+  return parts.length ? parts.join(', ') : '(everything)';
+}
