@@ -5,4 +5,13 @@ if (major < 22) {
   process.stderr.write(`clawops needs Node.js 22 or newer; this is ${process.version}\n`);
   process.exit(1);
 }
-await import('../dist/reconciler/cli/main.js');
+const entry = new URL('../dist/reconciler/cli/main.js', import.meta.url);
+try {
+  await import(entry.href);
+} catch (e) {
+  if (e?.code === 'ERR_MODULE_NOT_FOUND' && e.url === entry.href) {
+    process.stderr.write('clawops is not built: run `npm run build` in the clawops folder\n');
+    process.exit(1);
+  }
+  throw e;
+}
