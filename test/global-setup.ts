@@ -24,7 +24,8 @@ export default function setup(project: TestProject) {
   return () => {
     const logs = readdirSync(outputLogDir);
     try {
-      if (logs.length === 0) throw new Error('canary check: no command output was recorded, so the check proves nothing');
+      // A full run always records output; a run of a few files may not, and then proves nothing.
+      if (logs.length === 0 && process.env.CI) throw new Error('canary check: no command output was recorded, so the check proves nothing');
       for (const f of logs) {
         const text = readFileSync(join(outputLogDir, f), 'utf8');
         const at = text.indexOf(canary);

@@ -322,14 +322,14 @@ export async function checkReferences(input: ReferenceInput): Promise<Diagnostic
   for (const r of resources) {
     for (const ref of findSecretRefs(r.value)) {
       if (!(await hasSecret(ref.name))) {
-        report(r, ref.path, 'dangling-reference', `secret "${ref.name}" does not exist (no ${SECRET_NAME_FILE(ref.name)})`, `create it with \`clawops secrets set ${ref.name}\` (the value is read from stdin)`);
+        report(r, ref.path, 'dangling-reference', `secret "${ref.name}" does not exist (no ${SECRET_NAME_FILE(ref.name)})`, `create it with \`clawops secrets set ${ref.name}\`, which reads the value from stdin`);
       }
     }
   }
   if (config) {
     for (const ref of findSecretRefs(config)) {
       if (!(await hasSecret(ref.name))) {
-        out.push({ severity: 'error', code: 'dangling-reference', file: 'clawops.yaml', ...(configLocate?.(ref.path) ?? {}), resource: 'Repository', field: fieldPath(ref.path), message: `secret "${ref.name}" does not exist (no ${SECRET_NAME_FILE(ref.name)})`, hint: `create it with \`clawops secrets set ${ref.name}\`` });
+        out.push({ severity: 'error', code: 'dangling-reference', file: 'clawops.yaml', ...(configLocate?.(ref.path) ?? {}), resource: 'Repository', field: fieldPath(ref.path), message: `secret "${ref.name}" does not exist (no ${SECRET_NAME_FILE(ref.name)})`, hint: `create it with \`clawops secrets set ${ref.name}\`, which reads the value from stdin` });
       }
     }
   }

@@ -105,7 +105,7 @@ export function parseYamlFile(file: string, bytes: Uint8Array, limits: LoadLimit
   const composer = new Composer({ uniqueKeys: true, prettyErrors: false, version: '1.2', strict: true });
   const documents: ParsedDocument[] = [];
   let index = 0;
-  let reportedEmpty = true;
+  let noContent = true;
   for (const doc of composer.compose(tokens, true, source.length) as Iterable<Document.Parsed>) {
     const docIndex = index++;
     if (docIndex >= limits.maxDocumentsPerFile) {
@@ -127,7 +127,7 @@ export function parseYamlFile(file: string, bytes: Uint8Array, limits: LoadLimit
       continue;
     }
     if (doc.contents === null) continue;
-    reportedEmpty = false;
+    noContent = false;
     const deep = deepestNode(doc.contents as Node, limits.maxDepth);
     if (deep) {
       const { line, col } = at(deep.range?.[0] ?? 0);
@@ -163,7 +163,7 @@ export function parseYamlFile(file: string, bytes: Uint8Array, limits: LoadLimit
     }
     documents.push({ index: docIndex, value, locator: yamlLocator(doc, lines), line: at(doc.range[0]).line });
   }
-  if (reportedEmpty && diagnostics.length === 0) {
+  if (noContent && diagnostics.length === 0) {
     diagnostics.push({
       severity: 'warning',
       code: 'empty-file',

@@ -208,16 +208,20 @@ export function schemaDiagnostics(errors: ErrorObject[] | null | undefined, ctx:
   return out;
 }
 
-/** Compiles each schema once per process; ajv compilation is the slow part of validation. */
+/**
+ * Compiles each distinct schema once; ajv compilation is the slow part of validation. Keyed by the
+ * schema's JSON, so schemas built per load (template variables) reuse their compiled form too.
+ */
 export class SchemaRegistry {
   private readonly ajv = createAjv();
-  private readonly compiled = new Map<TSchema, ValidateFunction>();
+  private readonly compiled = new Map<string, ValidateFunction>();
 
   validator(schema: TSchema): ValidateFunction {
-    let v = this.compiled.get(schema);
+    const json = JSON.stringify(schema);
+    let v = this.compiled.get(json);
     if (!v) {
-      v = this.ajv.compile(JSON.parse(JSON.stringify(schema)) as object);
-      this.compiled.set(schema, v);
+      v = this.ajv.compile(JSON.parse(json) as object);
+      this.compiled.set(json, v);
     }
     return v;
   }
