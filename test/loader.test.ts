@@ -158,6 +158,31 @@ spec: { scope: { agents: { matchLabels: { team: sales } } }, period: day, limitU
   });
 });
 
+describe('follow-on errors', () => {
+  it('a resource that fails its schema is reported once, not again by everything that refers to it', async () => {
+    const dir = repo({
+      'gw.yaml': GATEWAYS.replace('url: "ws://127.0.0.1:1"', 'url: "http://eu"'),
+      'a.yaml': `apiVersion: clawops.dev/v1\nkind: Agent\nmetadata: { name: one }\nspec:\n  gateway: eu\n  config: {}\n---\napiVersion: clawops.dev/v1\nkind: Agent\nmetadata: { name: two }\nspec:\n  gateways: { matchLabels: { region: eu } }\n  config: {}\n`,
+    });
+    expect(await problems(dir)).toEqual([
+      'gw.yaml:4:14  Gateway/eu  spec.url: "http://eu" is not in the expected form (WebSocket URL of the gateway, e.g. `ws://127.0.0.1:18789` or `wss://gw.example.com`.)',
+    ]);
+  });
+
+  it('a duplicated Gateway does not make its agents collide with themselves', async () => {
+    const dir = repo({
+      'gw.yaml': GATEWAYS + '---\n' + GATEWAYS.split('---')[0],
+      'a.yaml': `apiVersion: clawops.dev/v1\nkind: Agent\nmetadata: { name: one }\nspec:\n  gateways: { matchLabels: { env: prod } }\n  config: {}\n`,
+    });
+    expect((await loadRepo(dir)).diagnostics.map((d) => d.code)).toEqual(['duplicate-resource', 'duplicate-resource']);
+  });
+
+  it('a file of bare `---` separators is empty: a warning, not an error', async () => {
+    const dir = repo({ 'gw.yaml': GATEWAYS, 'blank.yaml': '---\n---\n' });
+    expect(await problems(dir)).toEqual(['blank.yaml  warning: the file holds no documents (add a resource or delete the file)']);
+  });
+});
+
 describe('faults', () => {
   it('an internal error is one line and a hint, never a stack trace (unless CLAWOPS_DEBUG)', () => {
     let err = '';

@@ -13,7 +13,7 @@ import type { RepositoryConfig } from '../model/repository.ts';
 import { formatSelector, matchesSelector } from '../model/selector.ts';
 import type { TemplateVariable } from '../model/kinds.ts';
 import { builtinPacks } from '../policy/packs.ts';
-import { ofKind, resourceId, type LoadedOf, type LoadedResource } from './resource.ts';
+import { ofKind, resourceId, type BrokenResource, type LoadedOf, type LoadedResource } from './resource.ts';
 import type { SchemaRegistry } from './schema-validator.ts';
 import type { PathSegment, SourceLocator } from './source-map.ts';
 import { fieldPath } from '../diagnostics/diagnostic.ts';
@@ -22,6 +22,8 @@ export interface ReferenceInput {
   readonly root: string;
   readonly config: RepositoryConfig | undefined;
   readonly resources: readonly LoadedResource[];
+  /** Resources that failed their schema: references to them are not reported again. */
+  readonly broken: readonly BrokenResource[];
   readonly schemas: SchemaRegistry;
   /** Where fields of clawops.yaml sit, when it parsed. */
   readonly configLocator?: SourceLocator | undefined;
@@ -127,9 +129,13 @@ export async function checkReferences(input: ReferenceInput): Promise<Diagnostic
     }
   }
 
-  const gateways = ofKind(resources, 'Gateway');
-  const gatewayNames = gateways.map((g) => g.name);
+  // Duplicates are reported above; from here on the first definition of each name stands.
+  const gateways = ofKind(resources, 'Gateway').filter((g) => firstByName.get(resourceId(g)) === g);
+  const brokenOf = (kind: BrokenResource['kind']) => input.broken.filter((b) => b.kind === kind);
+  const brokenGateways = brokenOf('Gateway');
+  const gatewayNames = [...gateways, ...brokenGateways].map((g) => g.name);
   const templates = new Map(ofKind(resources, 'Template').map((t) => [t.name, t]));
+  const brokenTemplates = new Set(brokenOf('Template').map((t) => t.name));
 
   // Which gateways a resource with `gateway` / `gateways` lands on; undefined when that is itself an error.
   const targets = (r: LoadedOf<'Agent'> | LoadedOf<'TemplateDeployment'>): Array<LoadedOf<'Gateway'>> => {
@@ -145,6 +151,7 @@ export async function checkReferences(input: ReferenceInput): Promise<Diagnostic
     }
     if (spec.gateway !== undefined) {
       const g = gateways.find((x) => x.name === spec.gateway);
+      if (!g && brokenGateways.some((b) => b.name === spec.gateway)) return [];
       if (!g) {
         const guess = didYouMean(spec.gateway, gatewayNames);
         report(res, ['spec', 'gateway'], 'dangling-reference', `no Gateway named "${spec.gateway}"`, guess ? `did you mean "${guess}"?` : gatewayNames.length ? `known gateways: ${gatewayNames.join(', ')}` : 'add a Gateway resource');
@@ -154,7 +161,7 @@ export async function checkReferences(input: ReferenceInput): Promise<Diagnostic
     }
     const sel = spec.gateways as Selector;
     const matched = gateways.filter((g) => matchesSelector(sel, g.value.metadata.labels));
-    if (!matched.length) report(res, ['spec', 'gateways'], 'selector-matches-nothing', `selector ${formatSelector(sel)} matches no Gateway`, 'check the labels on your Gateway resources');
+    if (!matched.length && !brokenGateways.some((b) => matchesSelector(sel, b.labels))) report(res, ['spec', 'gateways'], 'selector-matches-nothing', `selector ${formatSelector(sel)} matches no Gateway`, 'check the labels on your Gateway resources');
     return matched;
   };
 
@@ -164,6 +171,8 @@ export async function checkReferences(input: ReferenceInput): Promise<Diagnostic
     const ids = idsOnGateway.get(gateway.name) ?? new Map<string, AgentLike>();
     idsOnGateway.set(gateway.name, ids);
     const other = ids.get(a.id);
+    // The same resource reaching a gateway twice is already a duplicate-name error, not a collision.
+    if (other?.owner === a.owner) return;
     if (other) {
       out.push({
         severity: 'error',
@@ -204,7 +213,9 @@ export async function checkReferences(input: ReferenceInput): Promise<Diagnostic
     const spec = dep.value.spec;
     const gws = targets(dep);
     const template = templates.get(spec.template.name);
-    if (!template) {
+    if (!template && brokenTemplates.has(spec.template.name)) {
+      // Its own schema errors are reported; checking values against it would only add noise.
+    } else if (!template) {
       const guess = didYouMean(spec.template.name, templates.keys());
       report(dep, ['spec', 'template', 'name'], 'dangling-reference', `no Template named "${spec.template.name}"`, guess ? `did you mean "${guess}"?` : 'add the Template resource or fix the name');
     } else if (template.value.spec.version !== spec.template.version) {
@@ -253,8 +264,9 @@ export async function checkReferences(input: ReferenceInput): Promise<Diagnostic
     }
   }
 
+  const brokenAgentLabels = brokenOf('Agent').map((b) => b.labels);
   const agentSelector = (r: LoadedResource, path: PathSegment[], sel: Selector, what: string) => {
-    if (!agents.some((a) => matchesSelector(sel, a.labels))) {
+    if (!agents.some((a) => matchesSelector(sel, a.labels)) && !brokenAgentLabels.some((l) => matchesSelector(sel, l))) {
       report(r, path, 'selector-matches-nothing', `selector ${formatSelector(sel)} matches no agent`, `check the labels on the agents this ${what} should cover`);
     }
   };
@@ -262,7 +274,7 @@ export async function checkReferences(input: ReferenceInput): Promise<Diagnostic
   for (const b of ofKind(resources, 'Budget')) {
     const { scope, onBreach } = b.value.spec;
     if (scope.agents) agentSelector(b, ['spec', 'scope', 'agents'], scope.agents, 'budget');
-    if (scope.gateways && !gateways.some((g) => matchesSelector(scope.gateways!, g.value.metadata.labels))) {
+    if (scope.gateways && ![...gateways.map((g) => g.value.metadata.labels ?? {}), ...brokenGateways.map((g) => g.labels)].some((l) => matchesSelector(scope.gateways!, l))) {
       report(b, ['spec', 'scope', 'gateways'], 'selector-matches-nothing', `selector ${formatSelector(scope.gateways)} matches no Gateway`, 'check the labels on your Gateway resources');
     }
     if (onBreach.action === 'downgrade-model' && !onBreach.model) {

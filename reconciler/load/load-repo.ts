@@ -14,7 +14,7 @@ import { REPOSITORY_FILE, RepositoryConfig } from '../model/repository.ts';
 import { checkReferences } from './check-references.ts';
 import { DEFAULT_LIMITS, formatBytes, type LoadLimits } from './limits.ts';
 import { parseYamlFile, type ParsedDocument } from './parse-yaml-file.ts';
-import type { LoadedResource } from './resource.ts';
+import type { BrokenResource, LoadedResource } from './resource.ts';
 import { SchemaRegistry } from './schema-validator.ts';
 import type { SourceLocator } from './source-map.ts';
 import { walkRepo } from './walk-repo.ts';
@@ -70,7 +70,7 @@ async function readChecked(file: string, absolute: string, size: number, limits:
   }
 }
 
-function toResource(file: string, doc: ParsedDocument, diagnostics: Diagnostic[]): LoadedResource | undefined {
+function toResource(file: string, doc: ParsedDocument, diagnostics: Diagnostic[], broken: BrokenResource[]): LoadedResource | undefined {
   const where = (path: Array<string | number>, at: 'key' | 'value' = 'value') => ({ file, ...doc.locator.locate(path, at) });
   const v = doc.value;
   if (v === null || typeof v !== 'object' || Array.isArray(v)) {
@@ -114,6 +114,11 @@ function toResource(file: string, doc: ParsedDocument, diagnostics: Diagnostic[]
   const problems = schemas.check(KINDS[kind], value, { file, resource: label(kind), locator: doc.locator });
   if (problems.length) {
     diagnostics.push(...problems);
+    if (typeof rawName === 'string') {
+      const labels = (value.metadata as { labels?: unknown }).labels;
+      const plain = labels && typeof labels === 'object' ? Object.fromEntries(Object.entries(labels).filter(([, v]) => typeof v === 'string')) : {};
+      broken.push({ kind, name: rawName, labels: plain as Record<string, string> });
+    }
     return undefined;
   }
   return { kind, name: rawName as string, value, file, documentIndex: doc.index, line: doc.line, locator: doc.locator } as LoadedResource;
@@ -184,18 +189,19 @@ export async function loadRepo(repo: string, options: LoadOptions = {}): Promise
   diagnostics.push(...walked.diagnostics);
   const files = walked.files.filter((f) => f.path !== REPOSITORY_FILE);
   const resources: LoadedResource[] = [];
+  const broken: BrokenResource[] = [];
   await forEachLimited(files, READ_CONCURRENCY, async (f) => {
     const bytes = await readChecked(f.path, f.absolute, f.size, limits, diagnostics);
     if (!bytes) return;
     const parsed = parseYamlFile(f.path, bytes, limits);
     diagnostics.push(...parsed.diagnostics);
     for (const doc of parsed.documents) {
-      const r = toResource(f.path, doc, diagnostics);
+      const r = toResource(f.path, doc, diagnostics, broken);
       if (r) resources.push(r);
     }
   });
   resources.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.documentIndex - b.documentIndex));
-  diagnostics.push(...(await checkReferences({ root, config, resources, schemas, configLocator })));
+  diagnostics.push(...(await checkReferences({ root, config, resources, broken, schemas, configLocator })));
   diagnostics.sort(compareDiagnostics);
   return { root, config, resources, fileCount: files.length + 1, diagnostics };
 }

@@ -3,7 +3,7 @@
  * diagnostics for everything wrong with the file itself (encoding, syntax, duplicate keys, tabs,
  * limits). Nothing here throws on bad content.
  */
-import { Composer, isCollection, isPair, LineCounter, Parser, type Document, type Node, type YAMLError } from 'yaml';
+import { Composer, isAlias, isScalar, LineCounter, Parser, visit, type CST, type Document, type Node, type YAMLError } from 'yaml';
 import type { Diagnostic, DiagnosticCode } from '../diagnostics/diagnostic.ts';
 import type { LoadLimits } from './limits.ts';
 import { yamlLocator, type SourceLocator } from './source-map.ts';
@@ -50,20 +50,40 @@ function firstInvalidUtf8(bytes: Uint8Array): number | undefined {
   }
 }
 
-/** Depth of the deepest collection, walked without recursion so a hostile file cannot blow the stack. */
-function deepestNode(root: Node | null, limit: number): Node | undefined {
-  const stack: Array<[Node, number]> = root ? [[root, 1]] : [];
+/**
+ * The first collection nested deeper than `limit`, found on the concrete syntax tree before
+ * composing: yaml's composer recurses once per level, so a hostile file would exhaust the stack
+ * there. Walked with an explicit stack for the same reason.
+ */
+function tooDeep(doc: CST.Document, limit: number): CST.Token | undefined {
+  const stack: Array<[CST.Token | undefined, number]> = [[doc.value, 0]];
   while (stack.length) {
-    const [node, depth] = stack.pop()!;
-    if (!isCollection(node)) continue;
-    if (depth > limit) return node;
-    for (const item of node.items) {
-      if (isPair(item)) {
-        if (item.value && typeof item.value === 'object') stack.push([item.value as Node, depth + 1]);
-      } else if (item && typeof item === 'object') stack.push([item as Node, depth + 1]);
+    const [token, depth] = stack.pop()!;
+    if (!token) continue;
+    if (token.type === 'block-map' || token.type === 'block-seq' || token.type === 'flow-collection') {
+      if (depth + 1 > limit) return token;
+      for (const item of token.items) {
+        if ('key' in item) stack.push([item.key ?? undefined, depth + 1]);
+        stack.push([item.value, depth + 1]);
+      }
     }
   }
   return undefined;
+}
+
+/** Where an alias that names no anchor sits, so the error points at it rather than at the document. */
+function unresolvedAlias(doc: Document.Parsed): { name: string; offset: number } | undefined {
+  let found: { name: string; offset: number } | undefined;
+  visit(doc, {
+    Alias(_, node) {
+      if (isAlias(node) && node.resolve(doc) === undefined) {
+        found = { name: node.source, offset: node.range?.[0] ?? 0 };
+        return visit.BREAK;
+      }
+      return undefined;
+    },
+  });
+  return found;
 }
 
 export function parseYamlFile(file: string, bytes: Uint8Array, limits: LoadLimits): ParsedFile {
@@ -101,7 +121,24 @@ export function parseYamlFile(file: string, bytes: Uint8Array, limits: LoadLimit
     return { severity, code, file, line, col, message, ...(hint ? { hint } : {}) };
   };
 
-  const tokens = new Parser(lines.addNewLine).parse(source);
+  const tokens: CST.Token[] = [];
+  for (const token of new Parser(lines.addNewLine).parse(source)) {
+    const deep = token.type === 'document' ? tooDeep(token, limits.maxDepth) : undefined;
+    if (!deep) {
+      tokens.push(token);
+      continue;
+    }
+    const { line, col } = at(deep.offset);
+    diagnostics.push({
+      severity: 'error',
+      code: 'nesting-too-deep',
+      file,
+      line,
+      col,
+      message: `nesting deeper than ${limits.maxDepth} levels`,
+      hint: 'flatten the structure; no clawops resource needs this much nesting',
+    });
+  }
   const composer = new Composer({ uniqueKeys: true, prettyErrors: false, version: '1.2', strict: true });
   const documents: ParsedDocument[] = [];
   let index = 0;
@@ -126,28 +163,30 @@ export function parseYamlFile(file: string, bytes: Uint8Array, limits: LoadLimit
       for (const e of doc.errors) diagnostics.push(fromYamlError(e, 'error'));
       continue;
     }
-    if (doc.contents === null) continue;
+    const contents = doc.contents as Node | null;
+    // `---` with nothing after it: an empty document, skipped like an empty file.
+    if (contents === null || (isScalar(contents) && contents.value === null && !contents.source)) continue;
     noContent = false;
-    const deep = deepestNode(doc.contents as Node, limits.maxDepth);
-    if (deep) {
-      const { line, col } = at(deep.range?.[0] ?? 0);
-      diagnostics.push({
-        severity: 'error',
-        code: 'nesting-too-deep',
-        file,
-        line,
-        col,
-        message: `nesting deeper than ${limits.maxDepth} levels`,
-        hint: 'flatten the structure; no clawops resource needs this much nesting',
-      });
-      continue;
-    }
     let value: unknown;
     try {
       value = doc.toJS({ maxAliasCount: limits.maxAliasCount });
     } catch (e) {
+      const missing = unresolvedAlias(doc);
+      if (missing) {
+        const { line, col } = at(missing.offset);
+        diagnostics.push({
+          severity: 'error',
+          code: 'yaml-syntax',
+          file,
+          line,
+          col,
+          message: `unknown alias *${missing.name}`,
+          hint: `define the anchor &${missing.name} earlier in the same document`,
+        });
+        continue;
+      }
       const { line, col } = at(doc.range[0]);
-      const aliases = e instanceof ReferenceError && /alias/i.test(e.message);
+      const aliases = e instanceof ReferenceError && /excessive alias count/i.test(e.message);
       diagnostics.push({
         severity: 'error',
         code: aliases ? 'too-many-aliases' : 'yaml-syntax',

@@ -20,3 +20,13 @@ export const resourceId = (r: { kind: string; name: string }): string => `${r.ki
 export function ofKind<K extends KindName>(resources: readonly LoadedResource[], kind: K): Array<LoadedOf<K>> {
   return resources.filter((r): r is LoadedOf<K> & LoadedResource => r.kind === kind) as Array<LoadedOf<K>>;
 }
+
+/**
+ * A resource of a known kind that failed its schema. Cross-resource checks still see its name and
+ * labels, so one broken Gateway does not also make every Agent that targets it "dangling".
+ */
+export interface BrokenResource {
+  readonly kind: KindName;
+  readonly name: string;
+  readonly labels: Readonly<Record<string, string>>;
+}

@@ -104,12 +104,19 @@ export function schemaDiagnostics(errors: ErrorObject[] | null | undefined, ctx:
       case 'additionalProperties': {
         const extra = String(params.additionalProperty);
         field = [...path, extra];
+        at = 'key';
+        const known = propertiesOf(e.parentSchema);
+        // A map with a key pattern (labels, file names) rejects the key's form, not an unknown field.
+        if (!known.length && (e.parentSchema as { patternProperties?: object } | undefined)?.patternProperties) {
+          message = `key ${JSON.stringify(extra)} is not in the expected form`;
+          const pattern = Object.keys((e.parentSchema as { patternProperties: object }).patternProperties)[0];
+          hint = describeSchema(e.parentSchema) ?? (pattern ? `keys must match ${pattern}` : undefined);
+          break;
+        }
         code = 'unknown-field';
         message = `unknown field "${extra}"`;
-        const known = propertiesOf(e.parentSchema);
         const guess = didYouMean(extra, known);
         hint = guess ? `did you mean "${guess}"?` : known.length ? `allowed fields: ${known.join(', ')}` : 'remove it';
-        at = 'key';
         break;
       }
       case 'type':
@@ -195,7 +202,7 @@ export function schemaDiagnostics(errors: ErrorObject[] | null | undefined, ctx:
       line,
       col,
       message,
-      field: fieldPath(field),
+      ...(field.length ? { field: fieldPath(field) } : {}),
       ...(ctx.resource ? { resource: ctx.resource } : {}),
       ...(hint ? { hint } : {}),
     };

@@ -26,7 +26,8 @@ export const LabelKey = Type.String({
 });
 
 export const Labels = Type.Record(LabelKey, Type.String({ maxLength: 63, pattern: '^([A-Za-z0-9]([A-Za-z0-9_.-]{0,61}[A-Za-z0-9])?)?$' }), {
-  description: 'Key/value labels used by selectors, e.g. `{ env: prod, team: support }`.',
+  description:
+    'Key/value labels used by selectors, e.g. `{ env: prod, team: support }`. Keys: letters, digits, `-`, `_` and `.`, optionally after a `domain/` prefix; values: at most 63 such characters.',
   additionalProperties: false,
 });
 export type Labels = Static<typeof Labels>;
