@@ -35,6 +35,14 @@ metadata: { name: us, labels: { env: prod, region: us } }
 spec: { url: "ws://127.0.0.1:2", auth: { token: { secretRef: tok } } }
 `;
 
+/** A template with no variables, for tests about deployments rather than values. */
+const DESK_TEMPLATE = `apiVersion: clawops.dev/v1
+kind: Template
+metadata: { name: desk }
+spec: { version: 1.0.0, variables: {}, agent: { config: {} } }
+---
+`;
+
 describe('label selectors', () => {
   it('match labels and set-based expressions like Kubernetes', () => {
     const labels = { env: 'prod', region: 'eu' };
@@ -58,12 +66,7 @@ describe('cross-resource checks', () => {
     const dir = repo({
       'gw.yaml': GATEWAYS,
       'a.yaml': `apiVersion: clawops.dev/v1\nkind: Agent\nmetadata: { name: desk-eu }\nspec:\n  gateway: eu\n  config: {}\n`,
-      't.yaml': `apiVersion: clawops.dev/v1
-kind: Template
-metadata: { name: desk }
-spec: { version: 1.0.0, variables: {}, agent: { config: {} } }
----
-apiVersion: clawops.dev/v1
+      't.yaml': `${DESK_TEMPLATE}apiVersion: clawops.dev/v1
 kind: TemplateDeployment
 metadata: { name: desks }
 spec:
@@ -117,12 +120,7 @@ spec:
   it('lets selectors see the labels of template instances, and reports selectors that match nothing', async () => {
     const dir = repo({
       'gw.yaml': GATEWAYS,
-      't.yaml': `apiVersion: clawops.dev/v1
-kind: Template
-metadata: { name: desk }
-spec: { version: 1.0.0, variables: {}, agent: { config: {} } }
----
-apiVersion: clawops.dev/v1
+      't.yaml': `${DESK_TEMPLATE}apiVersion: clawops.dev/v1
 kind: TemplateDeployment
 metadata: { name: desks, labels: { team: help } }
 spec:
