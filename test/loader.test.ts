@@ -76,7 +76,7 @@ spec:
 `,
     });
     expect(await problems(dir)).toEqual([
-      't.yaml:12:23  TemplateDeployment/desks  spec.instances[0].name: agent id "desk-eu" is already used on gateway eu by Agent/desk-eu (set a different `spec.id` or target different gateways) [see a.yaml:3:19]',
+      't.yaml:12:23  TemplateDeployment/desks  spec.instances[0].name: agent id "desk-eu" is already used on gateway eu by Agent/desk-eu (rename the instance or target different gateways) [see a.yaml:3:19]',
     ]);
   });
 
@@ -152,6 +152,33 @@ spec: { scope: { agents: { matchLabels: { team: sales } } }, period: day, limitU
     expect(await problems(dir)).toEqual([
       'clawops.yaml:5:37  Repository  spec.audit.signingKey.secretRef: secret "audit-key" does not exist (no secrets/audit-key.age) (create it with `clawops secrets set audit-key`, which reads the value from stdin)',
       'gw.yaml:4:62  Gateway/eu  spec.auth.token.secretRef: secret "tok2" does not exist (no secrets/tok2.age) (create it with `clawops secrets set tok2`, which reads the value from stdin)',
+    ]);
+  });
+});
+
+describe('policies and templates', () => {
+  it('checks approver groups, exception scopes and template workspace files', async () => {
+    const dir = repo({
+      'clawops.yaml': `apiVersion: clawops.dev/v1\nkind: Repository\nspec:\n  secrets: { recipients: [${RECIPIENT}] }\n  approvers: { security: { users: [alice] } }\n`,
+      'gw.yaml': GATEWAYS,
+      'p.yaml': `apiVersion: clawops.dev/v1
+kind: Policy
+metadata: { name: mine }
+spec:
+  rules:
+    - { id: r1, match: { kinds: [Agent] }, risk: high, effect: require-approval, approvals: { count: 1, teams: [securty] }, message: m }
+---
+apiVersion: clawops.dev/v1
+kind: PolicyException
+metadata: { name: ex }
+spec: { rule: mine/r1, scope: { matchLabels: { team: ghosts } }, owner: bob, reason: r, expiresAt: "2030-01-01T00:00:00Z" }
+`,
+      't.yaml': `apiVersion: clawops.dev/v1\nkind: Template\nmetadata: { name: desk }\nspec: { version: 1.0.0, variables: {}, agent: { config: {}, files: { SOUL.md: ./desk/SOUL.md } } }\n`,
+    });
+    expect(await problems(dir)).toEqual([
+      'p.yaml:6:113  Policy/mine  spec.rules[0].approvals.teams[0]: no approver group "securty" in clawops.yaml (did you mean "security"?)',
+      'p.yaml:11:31  PolicyException/ex  spec.scope: scope team=ghosts matches no resource (check the labels of the resources this exception should cover)',
+      't.yaml:4:79  Template/desk  spec.agent.files["SOUL.md"]: file "./desk/SOUL.md" does not exist (looked for desk/SOUL.md) (paths are relative to the YAML file that names them)',
     ]);
   });
 });

@@ -165,6 +165,19 @@ export async function checkReferences(input: ReferenceInput): Promise<Diagnostic
     return matched;
   };
 
+  /** Managed workspace files must exist inside the repo, relative to the YAML that names them. */
+  const checkFiles = async (r: LoadedResource, files: Record<string, string> | undefined, at: PathSegment[]) => {
+    for (const [name, path] of Object.entries(files ?? {})) {
+      const target = resolve(root, dirname(r.file), path);
+      const rel = relative(root, target);
+      if (rel.startsWith('..') || rel.startsWith(sep) || resolve(root, rel) !== target) {
+        report(r, [...at, name], 'dangling-reference', `"${path}" points outside the repo`, 'keep workspace files inside the fleet repo so they are reviewed');
+      } else if (!(await access(target).then(() => true, () => false))) {
+        report(r, [...at, name], 'dangling-reference', `file "${path}" does not exist (looked for ${rel.split(sep).join('/')})`, 'paths are relative to the YAML file that names them');
+      }
+    }
+  };
+
   const agents: AgentLike[] = [];
   const idsOnGateway = new Map<string, Map<string, AgentLike>>();
   const claim = (gateway: LoadedOf<'Gateway'>, a: AgentLike) => {
@@ -182,7 +195,7 @@ export async function checkReferences(input: ReferenceInput): Promise<Diagnostic
         resource: resourceId(a.owner),
         field: fieldPath(a.path),
         message: `agent id "${a.id}" is already used on gateway ${gateway.name} by ${resourceId(other.owner)}`,
-        hint: 'set a different `spec.id` or target different gateways',
+        hint: a.owner.kind === 'TemplateDeployment' ? 'rename the instance or target different gateways' : 'set a different `spec.id` or target different gateways',
         related: { file: other.owner.file, ...other.owner.locator.locate(other.path) },
       });
     } else ids.set(a.id, a);
@@ -198,15 +211,7 @@ export async function checkReferences(input: ReferenceInput): Promise<Diagnostic
       if (cronNames.has(job.name)) report(agent, ['spec', 'cron', i, 'name'], 'duplicate-resource', `cron job "${job.name}" is listed twice for this agent`, 'cron job names must be unique per agent: they form the declarationKey');
       cronNames.add(job.name);
     });
-    for (const [name, path] of Object.entries(spec.files ?? {})) {
-      const target = resolve(root, dirname(agent.file), path);
-      const rel = relative(root, target);
-      if (rel.startsWith('..') || rel.startsWith(sep) || resolve(root, rel) !== target) {
-        report(agent, ['spec', 'files', name], 'dangling-reference', `"${path}" points outside the repo`, 'keep workspace files inside the fleet repo so they are reviewed');
-      } else if (!(await access(target).then(() => true, () => false))) {
-        report(agent, ['spec', 'files', name], 'dangling-reference', `file "${path}" does not exist (looked for ${rel.split(sep).join('/')})`, 'paths are relative to the YAML file that names them');
-      }
-    }
+    await checkFiles(agent, spec.files, ['spec', 'files']);
   }
 
   for (const dep of ofKind(resources, 'TemplateDeployment')) {
@@ -251,6 +256,7 @@ export async function checkReferences(input: ReferenceInput): Promise<Diagnostic
 
   for (const t of templates.values()) {
     const vars = t.value.spec.variables;
+    await checkFiles(t, t.value.spec.agent.files, ['spec', 'agent', 'files']);
     for (const p of placeholders(t.value.spec.agent, ['spec', 'agent'])) {
       if (!Object.hasOwn(vars, p.name)) {
         const guess = didYouMean(p.name, Object.keys(vars));
@@ -309,7 +315,22 @@ export async function checkReferences(input: ReferenceInput): Promise<Diagnostic
       out.push({ severity: 'error', code: 'dangling-reference', file: 'clawops.yaml', ...(configLocate?.(['spec', 'policies', i]) ?? {}), resource: 'Repository', field: `spec.policies[${i}]`, message: `no policy pack or Policy named "${name}"`, hint: guess ? `did you mean "${guess}"?` : `built-in packs: ${[...packs.keys()].join(', ')}` });
     }
   });
+  const approverGroups = Object.keys(config?.spec.approvers ?? {});
+  for (const p of ofKind(resources, 'Policy')) {
+    (p.value.spec.rules ?? []).forEach((rule, i) =>
+      (rule.approvals?.teams ?? []).forEach((team, j) => {
+        if (config && !approverGroups.includes(team)) {
+          const guess = didYouMean(team, approverGroups);
+          report(p, ['spec', 'rules', i, 'approvals', 'teams', j], 'dangling-reference', `no approver group "${team}" in clawops.yaml`, guess ? `did you mean "${guess}"?` : 'define it under spec.approvers in clawops.yaml');
+        }
+      }),
+    );
+  }
+  const allLabels = [...resources.map((r) => r.value.metadata.labels ?? {}), ...agents.map((a) => a.labels), ...input.broken.map((b) => b.labels)];
   for (const ex of ofKind(resources, 'PolicyException')) {
+    if (!allLabels.some((l) => matchesSelector(ex.value.spec.scope, l))) {
+      report(ex, ['spec', 'scope'], 'selector-matches-nothing', `scope ${formatSelector(ex.value.spec.scope)} matches no resource`, 'check the labels of the resources this exception should cover');
+    }
     const [policy = '', rule = ''] = ex.value.spec.rule.split('/');
     const rules = policyRules(policy);
     if (!rules) {

@@ -6,7 +6,7 @@
 import { Composer, isAlias, isScalar, LineCounter, Parser, visit, type CST, type Document, type Node, type YAMLError } from 'yaml';
 import type { Diagnostic, DiagnosticCode } from '../diagnostics/diagnostic.ts';
 import type { LoadLimits } from './limits.ts';
-import { yamlLocator, type SourceLocator } from './source-map.ts';
+import { lazyYamlLocator, type SourceLocator } from './source-map.ts';
 
 export interface ParsedDocument {
   /** 0-based position of the document in its file. */
@@ -200,7 +200,7 @@ export function parseYamlFile(file: string, bytes: Uint8Array, limits: LoadLimit
       });
       continue;
     }
-    documents.push({ index: docIndex, value, locator: yamlLocator(doc, lines), line: at(doc.range[0]).line });
+    documents.push({ index: docIndex, value, locator: lazyYamlLocator(source, doc.range[0]), line: at(doc.range[0]).line });
   }
   if (noContent && diagnostics.length === 0) {
     diagnostics.push({

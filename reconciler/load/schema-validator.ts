@@ -221,15 +221,20 @@ export function schemaDiagnostics(errors: ErrorObject[] | null | undefined, ctx:
  */
 export class SchemaRegistry {
   private readonly ajv = createAjv();
-  private readonly compiled = new Map<string, ValidateFunction>();
+  /** Fast path: the same schema object (every resource of a kind) costs one lookup. */
+  private readonly byObject = new WeakMap<TSchema, ValidateFunction>();
+  private readonly byJson = new Map<string, ValidateFunction>();
 
   validator(schema: TSchema): ValidateFunction {
+    let v = this.byObject.get(schema);
+    if (v) return v;
     const json = JSON.stringify(schema);
-    let v = this.compiled.get(json);
+    v = this.byJson.get(json);
     if (!v) {
       v = this.ajv.compile(JSON.parse(json) as object);
-      this.compiled.set(json, v);
+      this.byJson.set(json, v);
     }
+    this.byObject.set(schema, v);
     return v;
   }
 

@@ -2,7 +2,7 @@
  * Finds where a field of a parsed document sits in its file, so that every problem found on plain
  * JS values (schema errors, references, later plan errors) can point at `file:line:col`.
  */
-import { isMap, isPair, isScalar, isSeq, type Document, type LineCounter, type Node } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, LineCounter, parseAllDocuments, type Document, type Node } from 'yaml';
 
 export type PathSegment = string | number;
 
@@ -46,6 +46,28 @@ export function yamlLocator(doc: Document, lines: LineCounter): SourceLocator {
         key = nextKey;
       }
       return pos(((at === 'key' ? key : null) ?? node)?.range?.[0] ?? 0);
+    },
+  };
+}
+
+/**
+ * A locator that keeps only the file's text and parses it again the first time a position is
+ * asked for. Positions are needed only for diagnostics, so holding every parsed Document of a large
+ * repo in memory (and in the garbage collector's way) would cost far more than the rare re-parse.
+ */
+export function lazyYamlLocator(source: string, documentOffset: number): SourceLocator {
+  let inner: SourceLocator | undefined;
+  return {
+    locate(path, at) {
+      if (!inner) {
+        const lines = new LineCounter();
+        const docs = parseAllDocuments(source, { lineCounter: lines, version: '1.2' });
+        const all = Array.isArray(docs) ? docs : [docs];
+        // Found by where it starts: documents skipped while loading (too deep) shift the indexes.
+        const doc = all.find((d) => d.range[0] === documentOffset);
+        inner = doc ? yamlLocator(doc as Document, lines) : { locate: () => ({ line: 1, col: 1 }) };
+      }
+      return inner.locate(path, at);
     },
   };
 }
