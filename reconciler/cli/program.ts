@@ -24,9 +24,7 @@ export function buildProgram(ctx: CommandContext): Command {
   const program = new Command('clawops')
     .description('GitOps, policy-as-code reconciler for OpenClaw gateway fleets and agent runtimes')
     .version('0.1.0', '-V, --version')
-    .exitOverride()
-    .showSuggestionAfterError(true)
-    .configureOutput({ writeOut: (s) => ports.out.write(s), writeErr: (s) => ports.err.write(s) });
+    .showSuggestionAfterError(true);
 
   program
     .command('validate')
@@ -47,8 +45,14 @@ export function buildProgram(ctx: CommandContext): Command {
 
   registerSecrets(program, ctx, repoOption, jsonOption);
 
-  for (const c of program.commands) c.exitOverride().configureOutput({ writeOut: (s) => ports.out.write(s), writeErr: (s) => ports.err.write(s) });
+  routeOutput(program, ports);
   return program;
+}
+
+/** Every command, nested ones too, throws instead of exiting and prints through the redacting ports. */
+function routeOutput(command: Command, ports: Ports): void {
+  command.exitOverride().configureOutput({ writeOut: (s) => ports.out.write(s), writeErr: (s) => ports.err.write(s) });
+  for (const c of command.commands) routeOutput(c, ports);
 }
 
 /** Maps anything thrown to an exit code and one readable line on stderr. */

@@ -97,6 +97,4 @@ export function registerSecrets(program: Command, ctx: CommandContext, repoOptio
   identity(secrets.command('rotate').description('re-encrypt every secret to the current recipients').addOption(repoOption())).action(async (o: Common) => {
     ctx.exitCode = await runSecretsRotate(o, ports);
   });
-  for (const c of secrets.commands) c.exitOverride().configureOutput({ writeOut: (s) => ports.out.write(s), writeErr: (s) => ports.err.write(s) });
-  secrets.exitOverride().configureOutput({ writeOut: (s) => ports.out.write(s), writeErr: (s) => ports.err.write(s) });
 }
