@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { formatDiagnostic } from '../reconciler/diagnostics/diagnostic.ts';
 import { loadRepo } from '../reconciler/load/load-repo.ts';
 import { ofKind } from '../reconciler/load/resource.ts';
-import { matchesSelector } from '../reconciler/model/selector.ts';
+import { targetGateways } from '../reconciler/model/selector.ts';
 
 const repoDir = join(import.meta.dirname, '..', 'examples', 'fleet');
 const t0 = performance.now();
@@ -22,8 +22,7 @@ console.log(`examples/fleet: ${repo.resources.length} resources in ${repo.fileCo
 console.log(`  ${[...counts].map(([k, n]) => `${n} ${k}`).join(', ')}`);
 const agents = ofKind(repo.resources, 'Agent');
 for (const gw of ofKind(repo.resources, 'Gateway')) {
-  const labels = gw.value.metadata.labels ?? {};
-  const here = agents.filter((a) => a.value.spec.gateway === gw.name || (a.value.spec.gateways && matchesSelector(a.value.spec.gateways, labels)));
+  const here = agents.filter((a) => targetGateways(a.value.spec, [gw]).length > 0);
   console.log(`  gateway ${gw.name} (${gw.value.spec.url}): ${here.map((a) => a.value.spec.id ?? a.name).join(', ') || 'no agents'}`);
 }
 console.log('Next: `npx clawops validate --repo examples/fleet`, `npx clawops init my-fleet`.');

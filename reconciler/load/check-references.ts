@@ -10,7 +10,7 @@ import type { Diagnostic, DiagnosticCode } from '../diagnostics/diagnostic.ts';
 import { didYouMean } from '../diagnostics/did-you-mean.ts';
 import type { Labels, Selector } from '../model/common.ts';
 import type { RepositoryConfig } from '../model/repository.ts';
-import { formatSelector, matchesSelector } from '../model/selector.ts';
+import { formatSelector, matchesSelector, targetGateways } from '../model/selector.ts';
 import type { TemplateVariable } from '../model/kinds.ts';
 import { builtinPacks } from '../policy/packs.ts';
 import { ofKind, resourceId, type BrokenResource, type LoadedOf, type LoadedResource } from './resource.ts';
@@ -39,33 +39,38 @@ interface AgentLike {
 
 const SECRET_NAME_FILE = (name: string) => `secrets/${name}.age`;
 
-/** Every `{ secretRef: NAME }` inside a value, with its path. */
-export function findSecretRefs(value: unknown, path: PathSegment[] = []): Array<{ name: string; path: PathSegment[] }> {
-  const out: Array<{ name: string; path: PathSegment[] }> = [];
+/** Visits every value inside `value` with its path, without recursion; `visit` returns false to skip a subtree. */
+function walkValues(value: unknown, path: PathSegment[], visit: (v: unknown, p: PathSegment[]) => boolean | void): void {
   const stack: Array<[unknown, PathSegment[]]> = [[value, path]];
   while (stack.length) {
     const [v, p] = stack.pop()!;
+    if (visit(v, p) === false) continue;
     if (Array.isArray(v)) v.forEach((x, i) => stack.push([x, [...p, i]]));
-    else if (v && typeof v === 'object') {
-      const o = v as Record<string, unknown>;
-      if (typeof o.secretRef === 'string' && Object.keys(o).length === 1) out.push({ name: o.secretRef, path: [...p, 'secretRef'] });
-      else for (const [k, x] of Object.entries(o)) stack.push([x, [...p, k]]);
-    }
+    else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) stack.push([x, [...p, k]]);
   }
+}
+
+/** Every `{ secretRef: NAME }` inside a value, with its path. */
+export function findSecretRefs(value: unknown, path: PathSegment[] = []): Array<{ name: string; path: PathSegment[] }> {
+  const out: Array<{ name: string; path: PathSegment[] }> = [];
+  walkValues(value, path, (v, p) => {
+    const o = v as { secretRef?: unknown } | null;
+    if (o && typeof o === 'object' && typeof o.secretRef === 'string' && Object.keys(o).length === 1) {
+      out.push({ name: o.secretRef, path: [...p, 'secretRef'] });
+      return false;
+    }
+    return true;
+  });
   return out;
 }
 
 const PLACEHOLDER = /\$\{([^}]*)\}/g;
 
-function placeholders(value: unknown, path: PathSegment[] = []): Array<{ name: string; path: PathSegment[] }> {
+function placeholders(value: unknown, path: PathSegment[]): Array<{ name: string; path: PathSegment[] }> {
   const out: Array<{ name: string; path: PathSegment[] }> = [];
-  const stack: Array<[unknown, PathSegment[]]> = [[value, path]];
-  while (stack.length) {
-    const [v, p] = stack.pop()!;
+  walkValues(value, path, (v, p) => {
     if (typeof v === 'string') for (const m of v.matchAll(PLACEHOLDER)) out.push({ name: m[1]!.trim(), path: p });
-    else if (Array.isArray(v)) v.forEach((x, i) => stack.push([x, [...p, i]]));
-    else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) stack.push([x, [...p, k]]);
-  }
+  });
   return out;
 }
 
@@ -160,7 +165,7 @@ export async function checkReferences(input: ReferenceInput): Promise<Diagnostic
       return [g];
     }
     const sel = spec.gateways as Selector;
-    const matched = gateways.filter((g) => matchesSelector(sel, g.value.metadata.labels));
+    const matched = targetGateways(spec, gateways);
     if (!matched.length && !brokenGateways.some((b) => matchesSelector(sel, b.labels))) report(res, ['spec', 'gateways'], 'selector-matches-nothing', `selector ${formatSelector(sel)} matches no Gateway`, 'check the labels on your Gateway resources');
     return matched;
   };

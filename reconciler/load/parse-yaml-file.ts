@@ -37,6 +37,8 @@ const YAML_HINTS: Partial<Record<string, string>> = {
   MULTILINE_IMPLICIT_KEY: 'a key may not span lines; add the missing colon or quote the value',
 };
 
+const DEPTH_HINT = 'flatten the structure; no clawops resource needs this much nesting';
+
 /** Where the first invalid UTF-8 sequence sits, as a character offset in the lossy decoding. */
 function firstInvalidUtf8(bytes: Uint8Array): number | undefined {
   try {
@@ -113,11 +115,11 @@ export function parseYamlFile(file: string, bytes: Uint8Array, limits: LoadLimit
     const code = YAML_CODES[e.code] ?? 'yaml-syntax';
     const message =
       code === 'nesting-too-deep'
-        ? `nesting is too deep to read (the limit is ${limits.maxDepth} levels)`
+        ? `nesting deeper than ${limits.maxDepth} levels`
         : code === 'duplicate-key'
           ? 'duplicate key in the same mapping'
           : e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
-    const hint = code === 'nesting-too-deep' ? 'flatten the structure; no clawops resource needs this much nesting' : YAML_HINTS[e.code];
+    const hint = code === 'nesting-too-deep' ? DEPTH_HINT : YAML_HINTS[e.code];
     return { severity, code, file, line, col, message, ...(hint ? { hint } : {}) };
   };
 
@@ -136,7 +138,7 @@ export function parseYamlFile(file: string, bytes: Uint8Array, limits: LoadLimit
       line,
       col,
       message: `nesting deeper than ${limits.maxDepth} levels`,
-      hint: 'flatten the structure; no clawops resource needs this much nesting',
+      hint: DEPTH_HINT,
     });
   }
   const composer = new Composer({ uniqueKeys: true, prettyErrors: false, version: '1.2', strict: true });

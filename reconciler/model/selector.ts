@@ -32,3 +32,16 @@ export function formatSelector(selector: Selector): string {
   }
   return parts.length ? parts.join(', ') : '(everything)';
 }
+
+/**
+ * The gateways a resource with `gateway: <name>` or `gateways: <selector>` lands on: the one place
+ * that answers it, for validation, `npm start`'s overview and (later) the planner.
+ */
+export function targetGateways<G extends { name: string; value: { metadata: { labels?: Labels } } }>(
+  spec: { gateway?: string; gateways?: Selector },
+  gateways: readonly G[],
+): G[] {
+  if (spec.gateway !== undefined) return gateways.filter((g) => g.name === spec.gateway);
+  if (spec.gateways !== undefined) return gateways.filter((g) => matchesSelector(spec.gateways!, g.value.metadata.labels));
+  return [];
+}
