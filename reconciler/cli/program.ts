@@ -4,11 +4,17 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { ClawopsError } from '../errors.ts';
+import { GatewayError, GatewayTransportError } from '../../fleet/openclaw/errors.ts';
+import { explainGatewayError } from '../live/explain-gateway-error.ts';
 import type { ExitCode, Ports } from '../ports.ts';
 import { RepoNotFoundError } from '../load/load-repo.ts';
 import { runValidate } from './commands/validate.ts';
 import { runInit } from './commands/init.ts';
 import { registerSecrets } from './commands/secrets.ts';
+import { registerStatus } from './commands/status.ts';
+import { registerImport } from './commands/import.ts';
+import { registerGateway } from './commands/gateway.ts';
+import { CLAWOPS_VERSION } from '../version.ts';
 
 export interface CommandContext {
   readonly ports: Ports;
@@ -23,7 +29,7 @@ export function buildProgram(ctx: CommandContext): Command {
   const { ports } = ctx;
   const program = new Command('clawops')
     .description('GitOps, policy-as-code reconciler for OpenClaw gateway fleets and agent runtimes')
-    .version('0.1.0', '-V, --version')
+    .version(CLAWOPS_VERSION, '-V, --version')
     .showSuggestionAfterError(true);
 
   program
@@ -44,6 +50,9 @@ export function buildProgram(ctx: CommandContext): Command {
     });
 
   registerSecrets(program, ctx, repoOption, jsonOption);
+  registerStatus(program, ctx, repoOption, jsonOption);
+  registerGateway(program, ctx, repoOption, jsonOption);
+  registerImport(program, ctx, repoOption, jsonOption);
 
   routeOutput(program, ports);
   return program;
@@ -64,6 +73,11 @@ export function exitCodeFor(e: unknown, ports: Ports): ExitCode {
   if (e instanceof RepoNotFoundError) {
     ports.err.write(`clawops: ${e.message}\n`);
     return 2;
+  }
+  if (e instanceof GatewayError || e instanceof GatewayTransportError) {
+    // A gateway fault that no command handled itself: say which call and how to fix it.
+    ports.err.write(`clawops: ${explainGatewayError(e, 'the gateway').message}\n`);
+    return 1;
   }
   if (e instanceof ClawopsError) {
     ports.err.write(`clawops: ${e.message}\n`);
