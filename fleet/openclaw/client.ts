@@ -91,6 +91,7 @@ interface Pending {
   readonly resolve: (payload: unknown) => void;
   readonly reject: (error: Error) => void;
   readonly timer: NodeJS.Timeout;
+  readonly deadline: number;
   /** Frames received since this was sent: none at time-out means the session is wedged. */
   seenSince: number;
   sent: boolean;
@@ -106,6 +107,8 @@ const DEFAULTS = {
 };
 /** Incoming frames: the full config schema alone is ~2 MB; the gateway's own cap is 25 MiB. */
 const MAX_INBOUND_PAYLOAD = 64 * 1024 * 1024;
+/** Longest "retry after" a safe request waits out by itself (restarts say 1 s). */
+const MAX_INLINE_RETRY_MS = 5_000;
 /** Close codes after which reconnecting cannot help (policy violation, protocol error). */
 const FATAL_CLOSE_CODES = new Set([1002, 1008]);
 
@@ -180,6 +183,7 @@ export class GatewayClient {
         resolve: resolve as (payload: unknown) => void,
         reject,
         timer: setTimeout(() => this.timeOut(entry, timeoutMs), timeoutMs),
+        deadline: Date.now() + timeoutMs,
         seenSince: 0,
         sent: false,
       };
@@ -367,10 +371,31 @@ export class GatewayClient {
   }
 
   private onResponse(frame: ResponseFrame): void {
+    const waiting = this.pending.get(frame.id);
+    if (!waiting) return; // answer to a request that already timed out
+    if (!frame.ok && waiting.retryOnReconnect && this.retryLater(waiting, frame.error)) return;
     const entry = this.settle(frame.id);
-    if (!entry) return; // answer to a request that already timed out
+    if (!entry) return;
     if (frame.ok) entry.resolve(frame.payload);
     else entry.reject(toGatewayError(entry.method, frame.error ?? ({ code: 'UNKNOWN', message: 'request failed without an error' } satisfies GatewayErrorShape)));
+  }
+
+  /**
+   * While it restarts, the gateway answers "unavailable, retry in 1 s" before closing the socket.
+   * A request that is safe to repeat waits that out (within its own deadline) instead of failing;
+   * rate limits are not waited out here: a minute is the caller's decision.
+   */
+  private retryLater(entry: Pending, error: GatewayErrorShape | undefined): boolean {
+    if (!error || error.code !== 'UNAVAILABLE' || error.retryable !== true) return false;
+    const delay = error.retryAfterMs ?? 1_000;
+    if (delay > MAX_INLINE_RETRY_MS || Date.now() + delay >= entry.deadline) return false;
+    entry.sent = false;
+    setTimeout(() => {
+      if (this.pending.get(entry.id) !== entry || entry.sent) return;
+      if (this.connState === 'open') this.send(entry);
+      else if (!this.waitingForSession.includes(entry)) this.waitingForSession.push(entry);
+    }, delay);
+    return true;
   }
 
   private settle(id: string): Pending | undefined {

@@ -79,6 +79,24 @@ export class ReplacePathsRequiredError extends GatewayError {
   }
 }
 
+/**
+ * A write would remove agents from the roster. The gateway deletes agents only through
+ * `agents.delete`, never by omission (`config.apply`) nor by a `null` in `config.patch`.
+ */
+export class AgentDeletionRefusedError extends GatewayError {
+  readonly agentIds: readonly string[];
+  constructor(method: string, shape: GatewayErrorShape, agentIds: readonly string[]) {
+    super(method, shape);
+    this.agentIds = agentIds;
+  }
+}
+
+/**
+ * The write reached disk but a concurrent write replaced it before the running gateway took it
+ * ("superseded"). Live state is unknown: re-read before deciding anything.
+ */
+export class WriteNotAppliedError extends GatewayError {}
+
 /** `connect` was refused: wrong token, bad signature, unknown device token, protocol mismatch… */
 export class AuthError extends GatewayError {
   /** The gateway's reason, e.g. `AUTH_TOKEN_MISMATCH` or `DEVICE_AUTH_SIGNATURE_INVALID`. */
@@ -162,6 +180,9 @@ export function toGatewayError(method: string, shape: GatewayErrorShape): Gatewa
   if (details.type === 'agent_file_conflict') return new StaleHashError(method, shape, 'agent-file');
   const shrink = /would remove entries from array path\(s\): (.+?)\. Pass replacePaths/.exec(msg);
   if (shrink?.[1]) return new ReplacePathsRequiredError(method, shape, shrink[1].split(/,\s*/));
+  const roster = /would drop agent roster entries without an explicit deletion: (.+?)\.?$/.exec(msg);
+  if (roster?.[1]) return new AgentDeletionRefusedError(method, shape, roster[1].split(/,\s*/));
+  if (/persisted but was not applied/.test(msg)) return new WriteNotAppliedError(method, shape);
   if (/^invalid config/.test(msg)) return new InvalidConfigError(method, shape);
   return new GatewayError(method, shape);
 }

@@ -178,6 +178,11 @@ export class OpenClawGateway {
     return this.client.request('agents.list', {}, read);
   }
 
+  /** The only way to remove an agent: a `null` patch or an apply without it is refused. */
+  agentsDelete(agentId: string, opts: { deleteFiles?: boolean } = {}): Promise<{ ok: boolean; removedBindings?: number }> {
+    return this.client.request('agents.delete', { agentId, ...(opts.deleteFiles !== undefined ? { deleteFiles: opts.deleteFiles } : {}) });
+  }
+
   async agentFilesList(agentId: string): Promise<readonly AgentFileEntry[]> {
     const r = await this.client.request<{ files: AgentFileEntry[] }>('agents.files.list', { agentId }, read);
     return r.files;
@@ -202,9 +207,19 @@ export class OpenClawGateway {
     return this.client.request('exec.approvals.set', { file: args.file, baseHash: args.baseHash });
   }
 
+  /** Every job, disabled ones too; `cron.list` pages (at most 200 per call). */
   async cronList(): Promise<readonly CronJob[]> {
-    const r = await this.client.request<{ jobs: CronJob[] }>('cron.list', { includeDisabled: true }, read);
-    return r.jobs;
+    const jobs: CronJob[] = [];
+    for (let offset = 0; ; ) {
+      const r = await this.client.request<{ jobs: CronJob[]; hasMore?: boolean; nextOffset?: number | null }>(
+        'cron.list',
+        { includeDisabled: true, limit: 200, offset },
+        read,
+      );
+      jobs.push(...r.jobs);
+      if (!r.hasMore || typeof r.nextOffset !== 'number' || r.nextOffset <= offset) return jobs;
+      offset = r.nextOffset;
+    }
   }
 
   /** Upsert by `declarationKey`: repeating it is harmless, so it is re-sent after a reconnect. */
