@@ -1,7 +1,8 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'fleet/harness/fixture/', 'coverage/'] },
+  // .cache/ holds local scratch files and caches (git-ignored).
+  { ignores: ['dist/', 'node_modules/', 'fleet/harness/fixture/', 'coverage/', '.cache/'] },
   ...tseslint.configs.recommended,
   {
     rules: {

@@ -3,9 +3,12 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts', 'reconciler/**/*.test.ts', 'fleet/**/*.test.ts'],
+    // Also starts the shared real gateways (no time limit applies to global setup itself).
     globalSetup: ['test/global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
+    // Global teardown stops the real gateways: up to 10 s of grace each before SIGKILL.
+    teardownTimeout: 30_000,
     pool: 'forks',
   },
 });

@@ -267,10 +267,8 @@ export class GatewayClient {
         ws.terminate();
         reject(e);
       };
-      const challengeTimer = setTimeout(
-        () => fail(new GatewayUnreachableError(`${o.url}: no connect.challenge within ${o.challengeTimeoutMs ?? DEFAULTS.challengeTimeoutMs} ms`)),
-        o.challengeTimeoutMs ?? DEFAULTS.challengeTimeoutMs,
-      );
+      const waitMs = o.challengeTimeoutMs ?? DEFAULTS.challengeTimeoutMs;
+      let challengeTimer = setTimeout(() => fail(new GatewayUnreachableError(`${o.url}: no connect.challenge within ${waitMs} ms`)), waitMs);
       ws.on('error', (e) => fail(e));
       ws.on('close', (code, reason) => fail(new GatewayUnreachableError(`${o.url}: closed during handshake (${code} ${reason.toString()})`)));
       ws.on('upgrade', (res) => {
@@ -284,6 +282,8 @@ export class GatewayClient {
         if (!frame) return;
         if (frame.type === 'event' && frame.event === 'connect.challenge') {
           clearTimeout(challengeTimer);
+          // A gateway that takes the challenge but never answers `connect` must not hold us either.
+          challengeTimer = setTimeout(() => fail(new GatewayUnreachableError(`${o.url}: no answer to connect within ${waitMs} ms`)), waitMs);
           const ch = frame.payload as ConnectChallenge;
           ws.send(JSON.stringify({ type: 'req', id: 'connect', method: 'connect', params: this.connectParams(ch) }));
           return;
@@ -291,6 +291,7 @@ export class GatewayClient {
         if (frame.type === 'res' && frame.id === 'connect') {
           if (frame.ok && isRecord(frame.payload) && frame.payload.type === 'hello-ok') {
             settled = true;
+            clearTimeout(challengeTimer);
             ws.removeAllListeners();
             resolve({ ws, hello: frame.payload as unknown as HelloOk });
           } else {

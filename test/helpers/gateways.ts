@@ -1,0 +1,11 @@
+/**
+ * The real gateways test/global-setup.ts starts once per run. `a` is for ordinary use; `b` belongs
+ * to the contract suite, which restarts it and trips its limits, so other tests should not rely on it.
+ */
+import { inject } from 'vitest';
+import type { GatewayInfo } from '../../fleet/harness/real-gateway.ts';
+import type { SharedGatewayName } from '../global-setup.ts';
+
+export function sharedGateway(name: SharedGatewayName): GatewayInfo {
+  return inject('gateways')[name];
+}
