@@ -33,6 +33,8 @@ beforeAll(async () => {
   [alice, bob] = await Promise.all([key('alice'), key('bob')]);
   dir = join(tmp, 'repo');
   cpSync(join(import.meta.dirname, '..', 'examples', 'fleet'), dir, { recursive: true });
+  // Of the example's secrets, only gateway-token takes part here (it is brought under alice below).
+  rmSync(join(dir, 'secrets', 'clawops-device-key.age'));
   setRecipients(dir, [alice.recipient]);
 });
 

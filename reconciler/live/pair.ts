@@ -56,7 +56,7 @@ async function exists(path: string): Promise<boolean> {
 }
 
 /** The device key clawops already has (env or repo), or a new one stored in the repo. */
-async function ensureDevice(ctx: AccessContext, recipients: readonly string[]): Promise<{ device: DeviceIdentity; source: PairResult['deviceKey'] }> {
+export async function ensureDevice(ctx: AccessContext, recipients: readonly string[]): Promise<{ device: DeviceIdentity; source: PairResult['deviceKey'] }> {
   if (ctx.env[DEVICE_KEY_ENV]?.trim()) return { device: await loadDevice(ctx), source: 'env' };
   if (await exists(secretFile(ctx.root, DEVICE_KEY_SECRET))) return { device: await loadDevice(ctx), source: 'repo' };
   const device = generateDeviceIdentity();

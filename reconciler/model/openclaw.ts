@@ -124,6 +124,7 @@ export const BindingMatch = Type.Object(
     ),
     guildId: Type.Optional(Type.String()),
     teamId: Type.Optional(Type.String()),
+    roles: Type.Optional(Type.Array(Type.String(), { description: 'Only senders with one of these roles (providers that attach roles).' })),
   },
   { additionalProperties: false, description: 'Which inbound messages this route takes (peer → guild → team → account).' },
 );
@@ -132,6 +133,7 @@ export const BindingMatch = Type.Object(
 export const Binding = Type.Object(
   {
     type: Type.Optional(Type.Enum(['route', 'acp'])),
+    comment: Type.Optional(Type.String({ description: 'A note kept with the route on the gateway.' })),
     match: BindingMatch,
     session: Type.Optional(Type.Unknown()),
     acp: Type.Optional(Type.Unknown()),
@@ -166,7 +168,7 @@ export const CronSchedule = oneOfByKind(
 
 export const CronPayload = oneOfByKind(
   [
-    Type.Object({ kind: kindLiteral('systemEvent'), text: Type.String() }, { additionalProperties: false }),
+    Type.Object({ kind: kindLiteral('systemEvent'), text: Type.String(), toolsAllow: Type.Optional(Type.Array(Type.String())) }, { additionalProperties: false }),
     Type.Object(
       {
         kind: kindLiteral('agentTurn'),
@@ -208,12 +210,16 @@ export const ExecApprovalPolicy = Type.Object(
   {
     security: Type.Optional(ExecSecurity),
     ask: Type.Optional(ExecAsk),
-    askFallback: Type.Optional(Type.Enum(['deny', 'allow'], { description: 'What happens when nobody answers.' })),
+    askFallback: Type.Optional(Type.Enum(['deny', 'allowlist', 'full'], { description: 'The security level that applies when nobody answers.' })),
     autoAllowSkills: Type.Optional(Type.Boolean()),
     allowlist: Type.Optional(
       Type.Array(
         Type.Object(
-          { pattern: Type.String({ minLength: 1, description: 'Executable path or glob, e.g. `/usr/bin/git`.' }), description: Type.Optional(Type.String()) },
+          {
+            pattern: Type.String({ minLength: 1, description: 'Executable path or glob, e.g. `/usr/bin/git`.' }),
+            argPattern: Type.Optional(Type.String({ description: 'Regular expression the arguments must match; without it any arguments are allowed.' })),
+            description: Type.Optional(Type.String()),
+          },
           { additionalProperties: false },
         ),
         { description: 'Commands that run without asking (keyed by pattern).' },
