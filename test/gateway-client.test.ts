@@ -11,6 +11,10 @@ import { OpenClawGateway } from '../fleet/openclaw/gateway-api.ts';
 import { startFaultProxy, WRONG_FINGERPRINT, type FaultProxy } from './helpers/fault-proxy.ts';
 import { sharedGateway } from './helpers/gateways.ts';
 import { freePort } from '../fleet/harness/free-port.ts';
+import { ConfigSchemaCache } from '../fleet/openclaw/config-schema-cache.ts';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const device = generateDeviceIdentity();
 const cleanup: Array<() => Promise<void>> = [];
@@ -116,5 +120,27 @@ describe('GatewayClient', () => {
       const proxy = await proxied({ tls: true });
       await expect(connect(proxy.url)).rejects.toBeInstanceOf(GatewayUnreachableError);
     });
+  });
+
+  it('fetches the 2 MB config schema once per gateway build, from memory or disk after that', async () => {
+    const gw = new OpenClawGateway(await connect(sharedGateway('a').url));
+    const other = new OpenClawGateway(await connect(sharedGateway('a').url));
+    const dir = mkdtempSync(join(tmpdir(), 'clawops-schema-cache-'));
+    cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
+    const cache = new ConfigSchemaCache({ dir });
+    const [one, two] = await Promise.all([cache.get(gw), cache.get(other)]);
+    expect(cache.fetches).toBe(1);
+    expect(two).toBe(one);
+    expect(one.schema).toHaveProperty('properties.agents');
+    // A later run reads the file instead of the gateway.
+    const nextRun = new ConfigSchemaCache({ dir });
+    expect(await nextRun.get(gw)).toEqual(one);
+    expect(nextRun.fetches).toBe(0);
+    // A damaged file is fetched again, not trusted.
+    const [file] = readdirSync(dir);
+    writeFileSync(join(dir, file!), '{"truncated');
+    const afterDamage = new ConfigSchemaCache({ dir });
+    expect((await afterDamage.get(gw)).version).toBe(gw.version);
+    expect(afterDamage.fetches).toBe(1);
   });
 });
