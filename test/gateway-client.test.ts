@@ -10,6 +10,7 @@ import { ConnectionLostError, GatewayTimeoutError, GatewayUnreachableError } fro
 import { OpenClawGateway } from '../fleet/openclaw/gateway-api.ts';
 import { startFaultProxy, WRONG_FINGERPRINT, type FaultProxy } from './helpers/fault-proxy.ts';
 import { sharedGateway } from './helpers/gateways.ts';
+import { DROP, helloOk, startFakeGateway } from './helpers/fake-gateway.ts';
 import { freePort } from '../fleet/harness/free-port.ts';
 import { ConfigSchemaCache } from '../fleet/openclaw/config-schema-cache.ts';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -142,5 +143,39 @@ describe('GatewayClient', () => {
     const afterDamage = new ConfigSchemaCache({ dir });
     expect((await afterDamage.get(gw)).version).toBe(gw.version);
     expect(afterDamage.fetches).toBe(1);
+  });
+
+  // Behaviour the real gateway cannot be made to show on demand: a scripted peer stands in.
+  describe('against a scripted peer', () => {
+    it('keeps the idempotency key when it re-sends a side-effecting call after a lost answer', async () => {
+      const keys: unknown[] = [];
+      const fake = await startFakeGateway({
+        methods: {
+          'agent.run': (p) => {
+            keys.push((p as { idempotencyKey?: unknown }).idempotencyKey);
+            return keys.length === 1 ? DROP : { accepted: true };
+          },
+        },
+      });
+      cleanup.push(() => fake.close());
+      const client = await connect(fake.url, { reconnect: { initialDelayMs: 20 } });
+      await expect(client.request('agent.run', { message: 'hi' }, { idempotencyKey: true, retryOnReconnect: true })).resolves.toEqual({ accepted: true });
+      expect(keys).toHaveLength(2);
+      expect(keys[0]).toMatch(/^[0-9a-f-]{36}$/);
+      expect(keys[1]).toBe(keys[0]);
+    });
+
+    it('drops a silent session after two missed ticks and reconnects', { timeout: 15_000 }, async () => {
+      const fake = await startFakeGateway({
+        connect: () => ({ ok: true, payload: helloOk({ policy: { maxPayload: 1 << 20, maxBufferedBytes: 1 << 21, tickIntervalMs: 1_000 } }) }),
+        methods: { health: () => ({ ok: true }) },
+      });
+      cleanup.push(() => fake.close());
+      const client = await connect(fake.url, { reconnect: { initialDelayMs: 20 } });
+      const started = Date.now();
+      await new Promise<void>((resolve) => client.onReconnect(() => resolve()));
+      expect(Date.now() - started).toBeGreaterThanOrEqual(2_000);
+      await expect(client.request('health')).resolves.toEqual({ ok: true });
+    });
   });
 });

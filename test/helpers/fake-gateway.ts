@@ -12,6 +12,9 @@ export interface FakeReply {
   readonly error?: { code: string; message: string; details?: unknown; retryable?: boolean };
 }
 
+/** A method handler returning this cuts the connection instead of answering (a lost answer). */
+export const DROP = Symbol('drop the connection');
+
 export interface FakeGatewayScript {
   /** Answers `connect` (undefined: never answers); default: hello-ok for 2026.9.6 with a device token. */
   readonly connect?: (params: Record<string, unknown>) => FakeReply | undefined;
@@ -52,7 +55,9 @@ export async function startFakeGateway(script: FakeGatewayScript): Promise<FakeG
       } else {
         calls.push(frame.method);
         const handler = script.methods?.[frame.method];
-        reply = handler ? { ok: true, payload: handler(frame.params) } : { ok: false, error: { code: 'INVALID_REQUEST', message: `unknown method: ${frame.method}` } };
+        const payload = handler ? handler(frame.params) : undefined;
+        if (payload === DROP) return void ws.terminate();
+        reply = handler ? { ok: true, payload } : { ok: false, error: { code: 'INVALID_REQUEST', message: `unknown method: ${frame.method}` } };
       }
       if (!reply) return;
       ws.send(JSON.stringify({ type: 'res', id: frame.id, ...reply }));
