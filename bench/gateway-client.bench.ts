@@ -9,14 +9,10 @@ import { GatewayClient } from '../fleet/openclaw/client.ts';
 import { generateDeviceIdentity } from '../fleet/openclaw/device-identity.ts';
 import { OpenClawGateway } from '../fleet/openclaw/gateway-api.ts';
 import type { BenchResult } from './report.ts';
+import { percentile } from './stats.ts';
 
 const CONNECTS = 30;
 const GETS = 100;
-
-export function percentile(xs: readonly number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
-}
 
 export async function run(): Promise<BenchResult> {
   const [gw] = await startGateways([{ name: 'bench' }]);

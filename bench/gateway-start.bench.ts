@@ -9,15 +9,11 @@ import { performance } from 'node:perf_hooks';
 import { processTree } from '../fleet/harness/proc-sockets.ts';
 import { startGateways, type RealGateway } from '../fleet/harness/real-gateway.ts';
 import type { BenchResult } from './report.ts';
+import { median } from './stats.ts';
 
 export const RUNS = 3;
 export const TARGET_MS = 20_000;
 
-const median = (xs: readonly number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-};
 
 function treeRssMiB(pid: number): number {
   let kib = 0;

@@ -13,6 +13,7 @@ import { snapshotProcessEnv } from '../reconciler/cli/process-env.ts';
 import { formatDiagnostic } from '../reconciler/diagnostics/diagnostic.ts';
 import { generateRepo } from './generate-repo.ts';
 import { formatTable, type BenchResult } from './report.ts';
+import { median } from './stats.ts';
 
 // Measure what the `clawops` process does: its entry snapshots the environment first.
 snapshotProcessEnv();
@@ -22,11 +23,6 @@ export const FILES = 1_000;
 export const RUNS = 5;
 export const TARGET_MS = 2_000;
 
-const median = (xs: readonly number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-};
 
 /** A benchmark of a failing validation is meaningless: stop at the first error diagnostic. */
 function assertClean(repo: FleetRepo, expectedResources: number): void {

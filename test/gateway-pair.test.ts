@@ -3,7 +3,7 @@
  * against a scripted gateway that answers "pairing required" the way a remote gateway does before
  * its operator approves the device.
  */
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GatewayClient } from '../fleet/openclaw/client.ts';
@@ -16,17 +16,9 @@ import type { StatusReport } from '../reconciler/status/report.ts';
 import { clawops, type CliResult } from './helpers/cli.ts';
 import { startFakeGateway, type FakeGateway } from './helpers/fake-gateway.ts';
 import { sharedGateway } from './helpers/gateways.ts';
-import { makeLiveRepo, type LiveRepo } from './helpers/live-repo.ts';
+import { liveRepos, type LiveRepo } from './helpers/live-repo.ts';
 
-const dirs: string[] = [];
-const repoOf = async (...args: Parameters<typeof makeLiveRepo>): Promise<LiveRepo> => {
-  const r = await makeLiveRepo(...args);
-  dirs.push(r.dir);
-  return r;
-};
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const repoOf = liveRepos();
 
 const identityOf = (repo: LiveRepo) => repo.env.CLAWOPS_AGE_IDENTITY!;
 const secret = (repo: LiveRepo, name: string) => readSecret(repo.dir, name, [identityOf(repo)], new Redactor());

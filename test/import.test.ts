@@ -7,7 +7,7 @@
  * run, comparisons look only at those agents, and everything is removed again at the end.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { GatewayClient } from '../fleet/openclaw/client.ts';
@@ -27,17 +27,9 @@ import { Redactor } from '../reconciler/redact/redactor.ts';
 import { readSecret } from '../reconciler/secrets/age-store.ts';
 import { clawops } from './helpers/cli.ts';
 import { sharedGateway } from './helpers/gateways.ts';
-import { makeLiveRepo as makeRepo, type LiveRepo } from './helpers/live-repo.ts';
+import { liveRepos } from './helpers/live-repo.ts';
 
-const repos: string[] = [];
-const makeLiveRepo = async (...args: Parameters<typeof makeRepo>): Promise<LiveRepo> => {
-  const r = await makeRepo(...args);
-  repos.push(r.dir);
-  return r;
-};
-afterAll(() => {
-  for (const d of repos) rmSync(d, { recursive: true, force: true });
-});
+const makeLiveRepo = liveRepos();
 
 /** Every file under `dir`, relative, `/`-separated. */
 function filesUnder(dir: string, prefix = ''): string[] {

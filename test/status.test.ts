@@ -3,7 +3,7 @@
  * never answers, and a scripted fake for states `a` must not be put in (pending restart, failing
  * health). Expected values come from the gateway itself through a separate client, not from clawops.
  */
-import { rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { generateX25519Identity, identityToRecipient } from 'age-encryption';
@@ -18,18 +18,10 @@ import { StatusReport } from '../reconciler/status/report.ts';
 import { clawops } from './helpers/cli.ts';
 import { startFakeGateway, type FakeGateway } from './helpers/fake-gateway.ts';
 import { sharedGateway } from './helpers/gateways.ts';
-import { makeLiveRepo, type LiveRepo } from './helpers/live-repo.ts';
+import { liveRepos, type LiveRepo } from './helpers/live-repo.ts';
 
 const canary = inject('canary');
-const dirs: string[] = [];
-const repoOf = async (...args: Parameters<typeof makeLiveRepo>): Promise<LiveRepo> => {
-  const r = await makeLiveRepo(...args);
-  dirs.push(r.dir);
-  return r;
-};
-afterAll(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const repoOf = liveRepos();
 
 const validReport = new Ajv2020({ strict: false }).compile(JSON.parse(JSON.stringify(StatusReport)) as object);
 

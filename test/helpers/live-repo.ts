@@ -4,9 +4,10 @@
  * run against it with `env` (which carries the age identity).
  */
 import { generateX25519Identity, identityToRecipient } from 'age-encryption';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll } from 'vitest';
 import { exportDeviceKey, generateDeviceIdentity, type DeviceIdentity } from '../../fleet/openclaw/device-identity.ts';
 import { DEVICE_KEY_SECRET } from '../../reconciler/live/gateway-access.ts';
 import { encryptSecret } from '../../reconciler/secrets/age-store.ts';
@@ -56,4 +57,17 @@ export async function makeLiveRepo(gateways: readonly LiveGatewaySpec[], opts: {
   }
   if (opts.withDeviceKey ?? true) writeFileSync(join(dir, 'secrets', `${DEVICE_KEY_SECRET}.age`), await encryptSecret(exportDeviceKey(device), [recipient]));
   return { dir, env: { CLAWOPS_AGE_IDENTITY: identity }, device, recipient };
+}
+
+/** `makeLiveRepo` for one test file: every repo it makes is removed after the file's tests. */
+export function liveRepos(): typeof makeLiveRepo {
+  const dirs: string[] = [];
+  afterAll(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+  return async (...args) => {
+    const r = await makeLiveRepo(...args);
+    dirs.push(r.dir);
+    return r;
+  };
 }
