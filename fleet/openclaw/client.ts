@@ -353,6 +353,11 @@ export class GatewayClient {
       this.settle(entry.id)?.reject(new FrameTooLargeError(entry.method, entry.bytes, policy.maxPayload));
       return;
     }
+    if (ws.bufferedAmount > 0 && ws.bufferedAmount + entry.bytes > policy.maxBufferedBytes) {
+      // Over the gateway's buffer allowance it would drop us; wait for the socket to drain.
+      setTimeout(() => this.pending.get(entry.id) === entry && !entry.sent && this.send(entry), 20);
+      return;
+    }
     entry.sent = true;
     entry.seenSince = this.framesSeen;
     ws.send(entry.frame);
