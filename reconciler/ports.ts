@@ -2,6 +2,7 @@
  * Capabilities a command needs, built once in the CLI entry and replaced by fakes in tests. Every
  * byte a command prints goes through `out`/`err`, which redact secrets first.
  */
+import { createInterface } from 'node:readline/promises';
 import { Redactor } from './redact/redactor.ts';
 
 export interface Output {
@@ -17,6 +18,8 @@ export interface Ports {
   /** Reads all of standard input (secrets are read here, never from argv). */
   readonly readStdin: () => Promise<string>;
   readonly stdinIsTTY: boolean;
+  /** Asks on stderr and reads one line of the answer (confirmations on a terminal). */
+  readonly prompt: (question: string) => Promise<string>;
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly cwd: string;
   readonly redactor: Redactor;
@@ -50,6 +53,14 @@ export function processPorts(): Ports {
       return Buffer.concat(chunks).toString('utf8');
     },
     stdinIsTTY: Boolean(process.stdin.isTTY),
+    prompt: async (question) => {
+      const rl = createInterface({ input: process.stdin, output: process.stderr });
+      try {
+        return await rl.question(redactor.redact(question));
+      } finally {
+        rl.close();
+      }
+    },
     env: process.env,
     cwd: process.cwd(),
     redactor,

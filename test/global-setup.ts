@@ -4,9 +4,9 @@
  * - Suite-wide canary: a secret value made up at the start of the run. Every command a test runs
  *   records its output (test/helpers/cli.ts); at the end this file fails the run if any output ever
  *   contained the canary. Checked here, centrally, so no test can forget it.
- * - Two shared real OpenClaw gateways (fleet/harness/real-gateway.ts): `a` for ordinary use
+ * - Four shared real OpenClaw gateways (fleet/harness/real-gateway.ts): `a` for ordinary use
  *   (import, status, CLI), `b` for the contract suite, which restarts it, hits its rate limits and
- *   sends it oversized frames. At ~1 GB and 10–20 s each they are started once, not per file;
+ *   sends it oversized frames, `c` and `d` for plan and apply (test/apply.test.ts). At ~1 GB and 10–20 s each they are started once, not per file;
  *   tests reach them through test/helpers/gateways.ts.
  */
 import { randomBytes } from 'node:crypto';
@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { gatewayInfo, startGateways, type GatewayInfo, type RealGateway } from '../fleet/harness/real-gateway.ts';
 
-export type SharedGatewayName = 'a' | 'b';
+export type SharedGatewayName = 'a' | 'b' | 'c' | 'd';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -34,13 +34,15 @@ export default async function setup(project: TestProject) {
 
   let gateways: RealGateway[];
   try {
-    gateways = await startGateways([{ name: 'a' }, { name: 'b' }]);
+    // c and d hold the example fleet in the plan/apply tests; their token is the canary, so
+    // printing it anywhere fails the run.
+    gateways = await startGateways([{ name: 'a' }, { name: 'b' }, { name: 'c', token: canary }, { name: 'd', token: canary }]);
   } catch (e) {
     rmSync(outputLogDir, { recursive: true, force: true });
     throw e;
   }
-  const [a, b] = gateways as [RealGateway, RealGateway];
-  project.provide('gateways', { a: gatewayInfo(a), b: gatewayInfo(b) });
+  const [a, b, c, d] = gateways as [RealGateway, RealGateway, RealGateway, RealGateway];
+  project.provide('gateways', { a: gatewayInfo(a), b: gatewayInfo(b), c: gatewayInfo(c), d: gatewayInfo(d) });
   process.stderr.write(
     `real gateways (openclaw ${a.version}) ready, spawn → hello-ok: ${gateways.map((g) => `${g.name} ${(g.startedToHelloMs / 1000).toFixed(1)} s`).join(', ')}\n`,
   );

@@ -24,6 +24,8 @@ export interface ConfigSnapshot {
   readonly issues: readonly ConfigIssue[];
   readonly warnings: readonly unknown[];
   readonly includedPaths?: readonly string[];
+  /** The root file's text, secrets redacted; `config.apply` with it restores the file exactly. */
+  readonly raw?: string;
   readonly [key: string]: unknown;
 }
 
@@ -167,9 +169,12 @@ export class OpenClawGateway {
     return writeResult(await this.client.request('config.patch', params));
   }
 
-  /** Replaces the whole config. The gateway refuses one that drops agents; delete those with a patch. */
-  async configApply(args: { config: JsonObject; baseHash: string; note?: string }): Promise<ConfigWriteResult> {
-    const params: JsonObject = { raw: JSON.stringify(args.config), baseHash: args.baseHash };
+  /**
+   * Replaces the whole config, given as an object or as the exact text (`config.get`'s `raw`, whose
+   * redacted secrets the gateway keeps). It refuses a document that drops agents: `agentsDelete` first.
+   */
+  async configApply(args: ({ config: JsonObject } | { raw: string }) & { baseHash: string; note?: string }): Promise<ConfigWriteResult> {
+    const params: JsonObject = { raw: 'raw' in args ? args.raw : JSON.stringify(args.config), baseHash: args.baseHash };
     if (args.note) params.note = args.note;
     return writeResult(await this.client.request('config.apply', params));
   }

@@ -14,6 +14,8 @@ import { registerSecrets } from './commands/secrets.ts';
 import { registerStatus } from './commands/status.ts';
 import { registerImport } from './commands/import.ts';
 import { registerGateway } from './commands/gateway.ts';
+import { registerPlan } from './commands/plan.ts';
+import { registerApply } from './commands/apply.ts';
 import { CLAWOPS_VERSION } from '../version.ts';
 
 export interface CommandContext {
@@ -53,6 +55,8 @@ export function buildProgram(ctx: CommandContext): Command {
   registerStatus(program, ctx, repoOption, jsonOption);
   registerGateway(program, ctx, repoOption, jsonOption);
   registerImport(program, ctx, repoOption, jsonOption);
+  registerPlan(program, ctx, repoOption);
+  registerApply(program, ctx, repoOption, jsonOption);
 
   routeOutput(program, ports);
   return program;

@@ -7,6 +7,7 @@ import { KIND_NAMES, KINDS } from './kinds.ts';
 import { RepositoryConfig } from './repository.ts';
 import { ValidateReport } from '../diagnostics/report.ts';
 import { StatusReport } from '../status/report.ts';
+import { Plan } from '../plan/plan.ts';
 
 const DRAFT = 'https://json-schema.org/draft/2020-12/schema';
 
@@ -38,6 +39,7 @@ export function renderSchemaFiles(): Array<[string, string]> {
   files.push(['clawops.schema.json', JSON.stringify({ $schema: DRAFT, title: 'clawops.yaml', ...plain(RepositoryConfig) }, null, 2) + '\n']);
   files.push(['validate-output.schema.json', JSON.stringify({ $schema: DRAFT, title: 'clawops validate --json', ...plain(ValidateReport) }, null, 2) + '\n']);
   files.push(['status-output.schema.json', JSON.stringify({ $schema: DRAFT, title: 'clawops status --json', ...plain(StatusReport) }, null, 2) + '\n']);
+  files.push(['plan.schema.json', JSON.stringify({ $schema: DRAFT, title: 'clawops plan', ...plain(Plan) }, null, 2) + '\n']);
   files.push(['resource.schema.json', JSON.stringify(resourceSchema(), null, 2) + '\n']);
   return files;
 }

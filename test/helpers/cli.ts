@@ -38,7 +38,11 @@ export async function clawops(argv: readonly string[], opts: CliOptions = {}): P
     out: redactingOutput({ write: (s: string) => (stdout += s), isTTY: Boolean(opts.tty) }, redactor),
     err: redactingOutput({ write: (s: string) => (stderr += s), isTTY: Boolean(opts.tty) }, redactor),
     readStdin: async () => opts.stdin ?? '',
-    stdinIsTTY: false,
+    stdinIsTTY: Boolean(opts.tty),
+    prompt: async (question: string) => {
+      stderr += redactor.redact(question);
+      return (opts.stdin ?? '').split('\n')[0] ?? '';
+    },
     env: opts.env ?? {},
     cwd: opts.cwd ?? process.cwd(),
     redactor,

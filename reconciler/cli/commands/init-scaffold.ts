@@ -38,6 +38,8 @@ spec:
     '.gitignore',
     `# The age identity that decrypts secrets/: keep it out of git (store it in your password manager or CI secrets).
 .clawops/age-identity.txt
+# What clawops last applied, and pre-apply snapshots (until the git state branch holds them).
+.clawops/state/
 node_modules/
 `,
   ],

@@ -1,0 +1,339 @@
+/**
+ * Applying one gateway's plan: check live did not move since the plan, snapshot, write, verify,
+ * and on any failure put the snapshot back. Every write is guarded by the hash the plan was made
+ * against (or the hash our own previous write returned), so a concurrent edit is refused, never
+ * overwritten. The order is config patch → agent deletions → exec approvals → cron → files: the
+ * config creates the agents the rest refers to.
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ConnectionLostError, GatewayError, GatewayTransportError, RateLimitedError, StaleHashError } from '../../fleet/openclaw/errors.ts';
+import type { CronJob, JsonObject, OpenClawGateway } from '../../fleet/openclaw/gateway-api.ts';
+import type { DesiredGateway } from '../desired/effective-state.ts';
+import { CRON_KEY_PREFIX } from '../desired/effective-state.ts';
+import { explainGatewayError } from '../live/explain-gateway-error.ts';
+import { cronDigest } from '../plan/agent-docs.ts';
+import { mapSecretRefs } from '../plan/json-paths.ts';
+import type { GatewayPlan, LiveHashes } from '../plan/plan.ts';
+import { planGateway } from '../plan/planner.ts';
+import { fileKey, readLive } from '../plan/read-live.ts';
+import type { LastApplied, ManagedAgent, PreApplySnapshot, StateStore } from '../state/state-store.ts';
+
+export const APPLY_STATUSES = ['unchanged', 'applied', 'refused', 'rolled-back', 'failed'] as const;
+export type ApplyStatus = (typeof APPLY_STATUSES)[number];
+
+export interface GatewayApplyResult {
+  readonly gateway: string;
+  /**
+   * unchanged: nothing to do. applied: written and verified. refused: nothing written (live moved,
+   * or the repo changed). rolled-back: written, then put back to the pre-apply snapshot.
+   * failed: the gateway may be partly changed; the next apply converges.
+   */
+  readonly status: ApplyStatus;
+  readonly message: string;
+  readonly writes: number;
+  readonly changes: number;
+  readonly preApplyId?: string;
+}
+
+export interface ApplyContext {
+  readonly repoRoot: string;
+  readonly store: StateStore;
+  readonly desired: DesiredGateway;
+  readonly lastApplied: LastApplied | undefined;
+  readonly secretValue: (name: string) => Promise<string>;
+  readonly secretHash: (name: string) => Promise<string>;
+  readonly now: () => Date;
+  /** How long apply may wait out a rate limit before giving up (default 65 s). */
+  readonly maxRateLimitWaitMs?: number;
+  readonly sleep?: (ms: number) => Promise<void>;
+}
+
+class Refused extends Error {}
+
+export async function applyGateway(plan: GatewayPlan, gw: OpenClawGateway, ctx: ApplyContext): Promise<GatewayApplyResult> {
+  const result = (status: ApplyStatus, message: string, writes = 0, preApplyId?: string): GatewayApplyResult => ({
+    gateway: plan.gateway,
+    status,
+    message,
+    writes,
+    changes: plan.changes.length,
+    ...(preApplyId ? { preApplyId } : {}),
+  });
+  if (plan.status === 'error' || !plan.live) return result('failed', plan.errors.map((e) => e.message).join('; ') || 'no plan for this gateway');
+  const ops = plan.operations;
+  const nothingToWrite = !ops.configPatch && !ops.execApprovals && ops.deleteAgents.length + ops.cronUpserts.length + ops.cronRemovals.length + ops.files.length === 0;
+  if (nothingToWrite) {
+    await recordApplied(ctx, plan.gateway);
+    return result('unchanged', 'live matches git');
+  }
+
+  let pre: PreApplySnapshot;
+  try {
+    await checkRepoFiles(plan, ctx.repoRoot);
+    pre = await snapshotIfUnmoved(plan, plan.live, gw, ctx);
+  } catch (e) {
+    if (e instanceof Refused) return result('refused', e.message);
+    return result('failed', explainGatewayError(e, plan.gateway).message);
+  }
+  const preApplyId = await ctx.store.savePreApply(pre);
+
+  let writes = 0;
+  let configHash = plan.live.config;
+  let execHash = plan.live.execApprovals;
+  try {
+    if (ops.configPatch) {
+      const patch = (await resolveSecrets(ops.configPatch.patch, ctx)) as JsonObject;
+      const res = await withRateLimit(ctx, () => gw.configPatch({ patch, baseHash: configHash, replacePaths: ops.configPatch!.replacePaths, note: 'clawops apply' }));
+      writes++;
+      configHash = res.hash;
+    }
+    for (const id of ops.deleteAgents) {
+      await withRateLimit(ctx, () => gw.agentsDelete(id));
+      writes++;
+    }
+    if (ops.execApprovals) {
+      const res = await gw.execApprovalsSet({ file: ops.execApprovals as never, baseHash: execHash });
+      writes++;
+      execHash = res.hash;
+    }
+    for (const r of ops.cronRemovals) {
+      await gw.cronRemove(r.id);
+      writes++;
+    }
+    for (const u of ops.cronUpserts) {
+      await gw.cronAdd((await resolveSecrets(u.job, ctx)) as JsonObject & { declarationKey: string });
+      writes++;
+    }
+    for (const f of ops.files) {
+      const content = await readFile(join(ctx.repoRoot, f.contentFile), 'utf8');
+      await gw.agentFileSet({ agentId: f.agentId, name: f.name, content, ...(f.expectedHash ? { expectedHash: f.expectedHash } : {}) });
+      writes++;
+    }
+  } catch (e) {
+    // A stale hash on the very first write means someone wrote after our check: nothing of ours landed.
+    if (writes === 0 && e instanceof StaleHashError) return result('refused', `${plan.gateway}: ${describeStale(e)} between the check and the write; nothing was written. Re-run \`clawops plan\`.`, 0, preApplyId);
+    const why = explainGatewayError(e, plan.gateway).message;
+    const unknown = e instanceof ConnectionLostError || e instanceof GatewayTransportError;
+    return rollback(plan, gw, ctx, { pre, preApplyId, writes, reason: `a write failed (${why})`, outcomeUnknown: unknown, ourConfigHash: unknown ? undefined : configHash });
+  }
+
+  // Verify: live must now equal desired on every managed field, and the gateway must be healthy.
+  const state = nextLastApplied(ctx, plan.gateway, pre);
+  try {
+    const files = [...ctx.desired.agents.values()].flatMap((a) => a.files.map((f) => ({ agentId: a.id, name: f.name })));
+    const after = await readLive(gw, files);
+    const replan = await planGateway({ desired: ctx.desired, live: after, lastApplied: await state, secretHash: ctx.secretHash });
+    const health = await gw.health();
+    if (replan.changes.length > 0 || !health.ok) {
+      const what = replan.changes.length ? `${replan.changes.length} field(s) differ after writing, e.g. ${replan.changes[0]!.path} on ${replan.changes[0]!.agentId}` : 'the gateway reports it is not healthy';
+      return rollback(plan, gw, ctx, { pre, preApplyId, writes, reason: `verification failed: ${what}`, outcomeUnknown: false, ourConfigHash: configHash });
+    }
+  } catch (e) {
+    return rollback(plan, gw, ctx, { pre, preApplyId, writes, reason: `verification failed: ${explainGatewayError(e, plan.gateway).message}`, outcomeUnknown: true, ourConfigHash: configHash });
+  }
+  await ctx.store.saveLastApplied(await state);
+  return result('applied', `${plan.changes.length} change(s) in ${writes} write(s), verified`, writes, preApplyId);
+}
+
+function describeStale(e: StaleHashError): string {
+  return e.document === 'config' ? 'the config changed' : e.document === 'exec-approvals' ? 'the exec approvals changed' : 'a workspace file changed';
+}
+
+/** The plan's content files must still be what was planned: a reviewed plan applies exactly. */
+async function checkRepoFiles(plan: GatewayPlan, root: string): Promise<void> {
+  for (const f of plan.operations.files) {
+    const bytes = await readFile(join(root, f.contentFile)).catch(() => undefined);
+    if (!bytes || createHash('sha256').update(bytes).digest('hex') !== f.sha256) {
+      throw new Refused(`${plan.gateway}: ${f.contentFile} changed since the plan was made; re-run \`clawops plan\``);
+    }
+  }
+}
+
+/** Reads live, refuses if anything moved since the plan, and returns what to restore on failure. */
+async function snapshotIfUnmoved(plan: GatewayPlan, planned: LiveHashes, gw: OpenClawGateway, ctx: ApplyContext): Promise<PreApplySnapshot> {
+  const [config, exec, cron] = await Promise.all([gw.configGet(), gw.execApprovalsGet(), gw.cronList()]);
+  const moved: string[] = [];
+  if (config.hash !== planned.config) moved.push('config');
+  if (exec.hash !== planned.execApprovals) moved.push('exec approvals');
+  if (cronDigest(cron) !== planned.cron) moved.push('cron jobs');
+  const files: Record<string, string | null> = {};
+  for (const key of new Set([...Object.keys(planned.files), ...plan.operations.files.map((f) => fileKey(f.agentId, f.name))])) {
+    const [agentId, name] = [key.slice(0, key.indexOf('/')), key.slice(key.indexOf('/') + 1)];
+    const agentExists = agentId in (((config.sourceConfig.agents as JsonObject | undefined)?.entries as JsonObject | undefined) ?? {});
+    const f = agentExists ? await gw.agentFileGet(agentId, name).catch(() => undefined) : undefined;
+    const hash = f && !f.missing ? (f.hash ?? '') : '';
+    files[key] = f && !f.missing ? (f.content ?? '') : null;
+    if (key in planned.files && hash !== planned.files[key]) moved.push(`workspace file ${key}`);
+  }
+  if (moved.length) throw new Refused(`${plan.gateway}: live changed since the plan (${moved.join(', ')})${await whoChanged(gw)}; nothing was written. Re-run \`clawops plan\`.`);
+  const entries = ((config.sourceConfig.agents as JsonObject | undefined)?.entries as JsonObject | undefined) ?? {};
+  return {
+    target: plan.gateway,
+    takenAt: ctx.now().toISOString(),
+    config: { raw: config.raw ?? JSON.stringify(config.sourceConfig), hash: config.hash, agentIds: Object.keys(entries) },
+    execApprovals: { file: exec.file as JsonObject, hash: exec.hash },
+    cron: cron.filter((j) => j.declarationKey?.startsWith(CRON_KEY_PREFIX)) as JsonObject[],
+    files,
+  };
+}
+
+/** The gateway's journal names who changed the config last (DESIGN §3). */
+async function whoChanged(gw: OpenClawGateway): Promise<string> {
+  try {
+    const { entries } = await gw.changesList({ limit: 1 });
+    const e = entries[0];
+    return e ? `: last change ${new Date(e.at).toISOString()} by ${e.source} (${e.summary})` : '';
+  } catch {
+    return ''; // the journal needs admin; without it the refusal still stands
+  }
+}
+
+async function withRateLimit<T>(ctx: ApplyContext, write: () => Promise<T>): Promise<T> {
+  const sleep = ctx.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await write();
+    } catch (e) {
+      // Told to wait: wait once (the limit is 30 writes per minute per device), then give up.
+      if (!(e instanceof RateLimitedError) || attempt > 0 || (e.retryAfterMs ?? 60_000) > (ctx.maxRateLimitWaitMs ?? 65_000)) throw e;
+      await sleep((e.retryAfterMs ?? 60_000) + 250);
+    }
+  }
+}
+
+async function resolveSecrets(value: unknown, ctx: ApplyContext): Promise<unknown> {
+  const names = new Set<string>();
+  mapSecretRefs(value, (name) => names.add(name));
+  const values = new Map<string, string>();
+  for (const n of names) values.set(n, await ctx.secretValue(n));
+  return mapSecretRefs(value, (name) => values.get(name));
+}
+
+async function nextLastApplied(ctx: ApplyContext, target: string, pre: PreApplySnapshot): Promise<LastApplied> {
+  const agents: Record<string, ManagedAgent> = {};
+  for (const a of ctx.desired.agents.values()) {
+    const secretHashes: Record<string, string> = {};
+    const walk = (v: unknown, path: string[]) =>
+      mapSecretRefs(v, (name, p) => {
+        secretHashes[[...path, ...p].join('.')] = name;
+      });
+    walk(a.config, []);
+    for (const [path, name] of Object.entries(secretHashes)) secretHashes[path] = await ctx.secretHash(name);
+    agents[a.id] = {
+      config: a.config,
+      bindings: a.bindings,
+      cron: a.cron.map((c) => c.declarationKey),
+      files: Object.fromEntries(a.files.map((f) => [f.name, f.sha256])),
+      ...(a.exec ? { exec: a.exec.policy } : {}),
+      secretHashes,
+      created: ctx.lastApplied?.agents[a.id]?.created ?? !pre.config.agentIds.includes(a.id),
+    };
+  }
+  return { target, appliedAt: ctx.now().toISOString(), agents };
+}
+
+/** After a fully verified no-op, make sure the state reflects what clawops now owns. */
+async function recordApplied(ctx: ApplyContext, target: string): Promise<void> {
+  const current = ctx.lastApplied;
+  const pre: PreApplySnapshot = { target, takenAt: '', config: { raw: '', hash: '', agentIds: [...ctx.desired.agents.keys()] }, execApprovals: { file: {}, hash: '' }, cron: [], files: {} };
+  const next = await nextLastApplied(ctx, target, pre);
+  const same = current && JSON.stringify({ ...current, appliedAt: '' }) === JSON.stringify({ ...next, appliedAt: '' });
+  if (!same) await ctx.store.saveLastApplied(next);
+}
+
+interface RollbackInput {
+  readonly pre: PreApplySnapshot;
+  readonly preApplyId: string;
+  readonly writes: number;
+  readonly reason: string;
+  /** A write's answer was lost: it may or may not have landed. */
+  readonly outcomeUnknown: boolean;
+  /** The config hash our last write produced, when known. */
+  readonly ourConfigHash: string | undefined;
+}
+
+/**
+ * Puts the pre-apply snapshot back. Every restore write is itself hash-guarded with what live is
+ * now, and skipped where live already equals the snapshot, so a rollback after a write that never
+ * landed writes nothing. A config someone else changed after our write is left alone: restoring
+ * it would overwrite their edit.
+ */
+async function rollback(plan: GatewayPlan, gw: OpenClawGateway, ctx: ApplyContext, input: RollbackInput): Promise<GatewayApplyResult> {
+  const { pre, preApplyId, writes, reason, outcomeUnknown, ourConfigHash } = input;
+  const base = { gateway: plan.gateway, writes, changes: plan.changes.length, preApplyId };
+  if (writes === 0 && !outcomeUnknown) return { ...base, status: 'rolled-back', message: `${reason}; nothing had been written` };
+  let restored = 0;
+  try {
+    const config = await gw.configGet();
+    if (config.hash !== pre.config.hash && ourConfigHash !== undefined && config.hash !== ourConfigHash) {
+      return {
+        ...base,
+        status: 'failed',
+        message: `${reason}; someone else changed the config after clawops wrote it${await whoChanged(gw)}, so it was not rolled back (that would overwrite their edit). The pre-apply snapshot is ${preApplyId}`,
+      };
+    }
+    if (config.hash !== pre.config.hash) {
+      const entries = ((config.sourceConfig.agents as JsonObject | undefined)?.entries as JsonObject | undefined) ?? {};
+      for (const id of Object.keys(entries)) {
+        if (!pre.config.agentIds.includes(id)) {
+          await withRateLimit(ctx, () => gw.agentsDelete(id, { deleteFiles: true }));
+          restored++;
+        }
+      }
+      const now = await gw.configGet();
+      if (now.hash !== pre.config.hash) {
+        await withRateLimit(ctx, () => gw.configApply({ raw: pre.config.raw, baseHash: now.hash, note: 'clawops rollback' }));
+        restored++;
+      }
+    }
+    const exec = await gw.execApprovalsGet();
+    if (exec.hash !== pre.execApprovals.hash) {
+      await gw.execApprovalsSet({ file: pre.execApprovals.file as never, baseHash: exec.hash });
+      restored++;
+    }
+    restored += await restoreCron(gw, pre.cron);
+    for (const [key, content] of Object.entries(pre.files)) {
+      if (content === null) continue; // the RPC cannot delete a file; a new one stays (it is harmless text)
+      const [agentId, name] = [key.slice(0, key.indexOf('/')), key.slice(key.indexOf('/') + 1)];
+      const now = await gw.agentFileGet(agentId, name).catch(() => undefined);
+      if (now && !now.missing && now.content === content) continue;
+      await gw.agentFileSet({ agentId, name, content, ...(now?.hash ? { expectedHash: now.hash } : {}) });
+      restored++;
+    }
+    const after = await gw.configGet();
+    const exact = after.hash === pre.config.hash;
+    return {
+      ...base,
+      status: 'rolled-back',
+      message: `${reason}; ${restored ? `restored the pre-apply snapshot ${preApplyId} in ${restored} write(s)` : 'nothing had landed, live is as before'}${exact ? '' : ' (config content restored; its hash differs)'}`,
+    };
+  } catch (e) {
+    const why = e instanceof GatewayError || e instanceof GatewayTransportError ? explainGatewayError(e, plan.gateway).message : (e as Error).message;
+    return { ...base, status: 'failed', message: `${reason}; rollback failed too (${why}). The pre-apply snapshot is ${preApplyId}; the next apply converges` };
+  }
+}
+
+const CRON_ADD_FIELDS = ['name', 'declarationKey', 'displayName', 'owner', 'agentId', 'sessionKey', 'description', 'enabled', 'deleteAfterRun', 'schedule', 'pacing', 'trigger', 'sessionTarget', 'wakeMode', 'payload', 'delivery', 'failureAlert'];
+
+async function restoreCron(gw: OpenClawGateway, preJobs: readonly JsonObject[]): Promise<number> {
+  let n = 0;
+  const now = (await gw.cronList()).filter((j) => j.declarationKey?.startsWith(CRON_KEY_PREFIX));
+  const before = new Map(preJobs.map((j) => [String(j.declarationKey), j]));
+  for (const j of now) {
+    if (!before.has(j.declarationKey!)) {
+      await gw.cronRemove(j.id);
+      n++;
+    }
+  }
+  for (const [key, job] of before) {
+    const live = now.find((j: CronJob) => j.declarationKey === key);
+    if (live && live.updatedAtMs === job.updatedAtMs) continue;
+    const params = Object.fromEntries(CRON_ADD_FIELDS.filter((f) => job[f] !== undefined).map((f) => [f, job[f]]));
+    await gw.cronAdd(params as JsonObject & { declarationKey: string });
+    n++;
+  }
+  return n;
+}
+

@@ -1,0 +1,92 @@
+/**
+ * `clawops apply [FILE]`: apply a saved plan exactly, or plan and apply after confirmation. A
+ * gateway whose live or desired state moved since the plan is refused, never "updated anyway".
+ */
+import { readFile } from 'node:fs/promises';
+import type { Command, Option } from 'commander';
+import { Compile } from 'typebox/compile';
+import { applyPlan } from '../../apply/apply-fleet.ts';
+import type { GatewayApplyResult } from '../../apply/apply-gateway.ts';
+import { UsageError } from '../../errors.ts';
+import { makePlan } from '../../plan/make-plan.ts';
+import { Plan } from '../../plan/plan.ts';
+import { renderPlanText } from '../../plan/render/text.ts';
+import type { ExitCode, Ports } from '../../ports.ts';
+import type { CommandContext } from '../program.ts';
+import { addLiveOptions, planContext, type LiveCommandOptions } from './plan-context.ts';
+
+export interface ApplyOptions extends LiveCommandOptions {
+  readonly autoApprove: boolean;
+  readonly json: boolean;
+}
+
+const planChecker = Compile(Plan);
+
+async function loadPlanFile(file: string): Promise<Plan> {
+  let value: unknown;
+  try {
+    value = JSON.parse(await readFile(file, 'utf8'));
+  } catch (e) {
+    throw new UsageError(`cannot read the plan ${file}: ${(e as Error).message}; make one with \`clawops plan --out ${file}\``, {});
+  }
+  if (!planChecker.Check(value)) {
+    const first = [...planChecker.Errors(value)][0];
+    throw new UsageError(`${file} is not a clawops plan (${first ? `${first.instancePath || '/'}: ${first.message}` : 'invalid'}); make one with \`clawops plan --out ${file}\``, {});
+  }
+  return value;
+}
+
+export async function runApply(file: string | undefined, opts: ApplyOptions, ports: Ports): Promise<ExitCode> {
+  const { gateways, ctx } = await planContext(opts, ports, 'apply');
+  let plan: Plan;
+  if (file) {
+    plan = await loadPlanFile(file);
+    const wanted = new Set(opts.gateway ?? plan.gateways.map((g) => g.gateway));
+    plan = { ...plan, gateways: plan.gateways.filter((g) => wanted.has(g.gateway)) };
+  } else {
+    plan = await makePlan(gateways, ctx);
+    if (!opts.json) ports.err.write(renderPlanText(plan, { color: ports.err.isTTY && !ports.env.NO_COLOR }));
+    const pending = plan.summary.create + plan.summary.update + plan.summary.delete + plan.gateways.reduce((n, g) => n + g.operations.deleteAgents.length, 0);
+    if (pending > 0 && !opts.autoApprove) {
+      if (!ports.stdinIsTTY) throw new UsageError('apply needs a confirmation: run it on a terminal, pass --auto-approve, or apply a reviewed plan file (`clawops plan --out FILE`, then `clawops apply FILE`)', {});
+      const answer = await ports.prompt('\nApply these changes? Only "yes" is accepted: ');
+      if (answer.trim() !== 'yes') {
+        ports.err.write('apply cancelled; nothing was written\n');
+        return 1;
+      }
+    }
+  }
+  const results = await applyPlan(plan, gateways, ctx);
+  if (opts.json) ports.out.write(JSON.stringify({ formatVersion: 1, results }, null, 2) + '\n');
+  else ports.out.write(renderResults(results));
+  return results.every((r) => r.status === 'applied' || r.status === 'unchanged') ? 0 : 1;
+}
+
+const MARK: Record<GatewayApplyResult['status'], string> = { applied: '✓', unchanged: '=', refused: '✗', 'rolled-back': '↺', failed: '✗' };
+
+export function renderResults(results: readonly GatewayApplyResult[]): string {
+  const lines = results.map((r) => `${MARK[r.status]} ${r.gateway}: ${r.status} — ${r.message}`);
+  const count = (s: GatewayApplyResult['status']) => results.filter((r) => r.status === s).length;
+  const bad = results.length - count('applied') - count('unchanged');
+  lines.push(
+    bad
+      ? `Apply incomplete: ${count('applied')} applied, ${count('unchanged')} unchanged, ${count('refused')} refused, ${count('rolled-back')} rolled back, ${count('failed')} failed.`
+      : `Apply complete: ${count('applied')} applied, ${count('unchanged')} unchanged.`,
+  );
+  return lines.join('\n') + '\n';
+}
+
+export function registerApply(program: Command, ctx: CommandContext, repoOption: () => Option, jsonOption: () => Option): void {
+  addLiveOptions(
+    program
+      .command('apply')
+      .description('apply a saved plan exactly, or plan and apply after confirmation (exit 0 all applied; 1 when any gateway was refused, rolled back or failed)')
+      .argument('[file]', 'a plan saved by `clawops plan --out FILE`'),
+    repoOption,
+  )
+    .addOption(jsonOption())
+    .option('--auto-approve', 'apply without asking', false)
+    .action(async (file: string | undefined, o: ApplyOptions) => {
+      ctx.exitCode = await runApply(file, o, ctx.ports);
+    });
+}

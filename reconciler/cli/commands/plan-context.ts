@@ -1,0 +1,63 @@
+/** What `plan` and `apply` share: a valid repo, its Gateways, credentials, the state store. */
+import { join } from 'node:path';
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import { accessContext, loadValidRepo, selectGateways, type ValidRepo } from '../../live/fleet-repo.ts';
+import { loadDevice } from '../../live/gateway-access.ts';
+import type { LoadedOf } from '../../load/resource.ts';
+import type { PlanContext } from '../../plan/make-plan.ts';
+import type { Ports } from '../../ports.ts';
+import { LocalDirStateStore } from '../../state/local-dir-store.ts';
+import { DEFAULT_PARALLELISM } from './status.ts';
+
+export interface LiveCommandOptions {
+  readonly repo: string;
+  readonly identity?: string | undefined;
+  readonly gateway?: readonly string[] | undefined;
+  readonly stateDir?: string | undefined;
+  readonly timeout: number;
+}
+
+/** Until the git state branch exists, state lives next to the repo's own files (git-ignored). */
+export const stateDirFor = (repo: ValidRepo, opts: { stateDir?: string | undefined }, ports: Ports): string =>
+  opts.stateDir ?? ports.env.CLAWOPS_STATE_DIR ?? join(repo.root, '.clawops', 'state');
+
+export async function planContext(
+  opts: LiveCommandOptions,
+  ports: Ports,
+  command: string,
+): Promise<{ repo: ValidRepo; gateways: Array<LoadedOf<'Gateway'>>; ctx: PlanContext }> {
+  const repo = await loadValidRepo(opts.repo, command);
+  const gateways = selectGateways(repo, opts.gateway);
+  const access = await accessContext(repo, opts.identity, ports);
+  const device = await loadDevice(access);
+  const progress = ports.err.isTTY;
+  return {
+    repo,
+    gateways,
+    ctx: {
+      repo,
+      access,
+      device,
+      store: new LocalDirStateStore(stateDirFor(repo, opts, ports)),
+      parallelism: repo.config.spec.defaults?.parallelism ?? DEFAULT_PARALLELISM,
+      timeoutMs: opts.timeout * 1000,
+      now: ports.now,
+      ...(progress ? { onProgress: (done: number, total: number) => ports.err.write(`\r${done}/${total} gateways…${done === total ? '\r\x1b[K' : ''}`) } : {}),
+    },
+  };
+}
+
+function parseSeconds(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0 || n > 600) throw new InvalidArgumentError('expected a number of seconds, more than 0 and at most 600.');
+  return n;
+}
+
+export function addLiveOptions(c: Command, repoOption: () => Option): Command {
+  return c
+    .addOption(repoOption())
+    .option('--identity <file>', 'age identity file (default: CLAWOPS_AGE_IDENTITY)')
+    .option('--gateway <name...>', 'only these Gateways (default: all)')
+    .option('--state-dir <dir>', 'where clawops keeps what it applied (default: CLAWOPS_STATE_DIR or <repo>/.clawops/state)')
+    .addOption(new Option('--timeout <seconds>', 'per gateway: connecting').default(10).argParser(parseSeconds));
+}

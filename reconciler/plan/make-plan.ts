@@ -1,0 +1,116 @@
+/**
+ * A plan for the whole fleet (or the gateways named): per gateway, one session, one read of live
+ * state, one diff. Gateways are planned in parallel with a bound; one that cannot be reached or
+ * read becomes an error in its own section and never stops the others.
+ */
+import { createHmac } from 'node:crypto';
+import type { DeviceIdentity } from '../../fleet/openclaw/device-identity.ts';
+import type { OpenClawGateway } from '../../fleet/openclaw/gateway-api.ts';
+import type { OperatorScope } from '../../fleet/openclaw/protocol.ts';
+import { effectiveDesired, type DesiredGateway } from '../desired/effective-state.ts';
+import { ClawopsError } from '../errors.ts';
+import { openGatewayWithin } from '../live/connect-within.ts';
+import { explainGatewayError } from '../live/explain-gateway-error.ts';
+import { gatewayClientOptions, type AccessContext } from '../live/gateway-access.ts';
+import { mapLimited } from '../live/parallel.ts';
+import type { FleetRepo } from '../load/load-repo.ts';
+import type { LoadedOf } from '../load/resource.ts';
+import { readSecret } from '../secrets/age-store.ts';
+import type { StateStore } from '../state/state-store.ts';
+import { RISKS } from '../model/common.ts';
+import type { GatewayPlan, Plan, PlanSummary } from './plan.ts';
+import { planGateway } from './planner.ts';
+import { readLive, type LiveGateway } from './read-live.ts';
+
+/** exec.approvals.get and the writes of apply need admin; plan asks for what apply will use. */
+export const PLAN_SCOPES: readonly OperatorScope[] = ['operator.admin'];
+
+export interface PlanContext {
+  readonly repo: FleetRepo;
+  readonly access: AccessContext;
+  readonly device: DeviceIdentity;
+  readonly store: StateStore;
+  readonly parallelism: number;
+  readonly timeoutMs: number;
+  readonly now: () => Date;
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+/** What one gateway's planning produced, with the open session when the caller keeps it (apply). */
+export interface PlannedGateway {
+  readonly plan: GatewayPlan;
+  readonly desired?: DesiredGateway;
+  readonly live?: LiveGateway;
+  readonly session?: OpenClawGateway;
+}
+
+/** The keyed hash that stands for a secret value: equal values, equal hashes; the value never shown. */
+export async function secretHasher(ctx: Pick<PlanContext, 'access' | 'store'>): Promise<(name: string) => Promise<string>> {
+  const key = await ctx.store.secretHashKey();
+  const cache = new Map<string, Promise<string>>();
+  return (name) => {
+    let h = cache.get(name);
+    if (!h) {
+      h = readSecret(ctx.access.root, name, ctx.access.identities, ctx.access.redactor).then((v) => createHmac('sha256', key).update(v).digest('hex').slice(0, 16));
+      cache.set(name, h);
+    }
+    return h;
+  };
+}
+
+export async function planOne(gw: LoadedOf<'Gateway'>, ctx: PlanContext, opts: { keepSession: boolean }): Promise<PlannedGateway> {
+  const base = { gateway: gw.name, url: gw.value.spec.url, notes: [], changes: [], operations: { deleteAgents: [], cronUpserts: [], cronRemovals: [], files: [] } };
+  const failed = (kind: string, message: string): PlannedGateway => ({ plan: { ...base, status: 'error', errors: [{ kind, message }] } });
+  let desired: DesiredGateway;
+  try {
+    desired = await effectiveDesired(ctx.repo, gw);
+  } catch (e) {
+    if (e instanceof Error && 'code' in e && (e as NodeJS.ErrnoException).code === 'ENOENT') return failed('repo', `${gw.name}: ${e.message}`);
+    throw e;
+  }
+  let session: OpenClawGateway;
+  try {
+    const options = await gatewayClientOptions(gw, ctx.access, { scopes: PLAN_SCOPES, device: ctx.device, requestTimeoutMs: Math.max(ctx.timeoutMs, 30_000) });
+    session = await openGatewayWithin(options, ctx.timeoutMs);
+  } catch (e) {
+    if (e instanceof ClawopsError) return failed('credentials', `${gw.name}: ${e.message}`);
+    const p = explainGatewayError(e, gw.name);
+    return failed(p.kind, p.message);
+  }
+  try {
+    const files = [...desired.agents.values()].flatMap((a) => a.files.map((f) => ({ agentId: a.id, name: f.name })));
+    const [live, lastApplied] = await Promise.all([readLive(session, files), ctx.store.lastApplied(gw.name)]);
+    const plan = await planGateway({ desired, live, lastApplied, secretHash: await secretHasher(ctx) });
+    if (!opts.keepSession) await session.client.close();
+    return { plan, desired, live, ...(opts.keepSession ? { session } : {}) };
+  } catch (e) {
+    await session.client.close();
+    if (e instanceof ClawopsError) return failed('secrets', `${gw.name}: ${e.message}`);
+    const p = explainGatewayError(e, gw.name);
+    return failed(p.kind, p.message);
+  }
+}
+
+export async function makePlan(gateways: ReadonlyArray<LoadedOf<'Gateway'>>, ctx: PlanContext): Promise<Plan> {
+  const planned = await mapLimited(gateways, ctx.parallelism, (gw) => planOne(gw, ctx, { keepSession: false }), ctx.onProgress);
+  return assemblePlan(planned.map((p) => p.plan), ctx.now());
+}
+
+export function assemblePlan(gateways: GatewayPlan[], createdAt: Date): Plan {
+  const sorted = [...gateways].sort((a, b) => (a.gateway < b.gateway ? -1 : a.gateway > b.gateway ? 1 : 0));
+  return { formatVersion: 1, createdAt: createdAt.toISOString(), gateways: sorted, summary: summarize(sorted) };
+}
+
+export function summarize(gateways: readonly GatewayPlan[]): PlanSummary {
+  const all = gateways.flatMap((g) => g.changes);
+  const byRisk = Object.fromEntries(RISKS.map((r) => [r, all.filter((c) => c.risk === r).length])) as PlanSummary['byRisk'];
+  return {
+    gateways: gateways.length,
+    gatewaysWithChanges: gateways.filter((g) => g.changes.length > 0).length,
+    gatewaysWithErrors: gateways.filter((g) => g.status === 'error').length,
+    create: all.filter((c) => c.action === 'create').length,
+    update: all.filter((c) => c.action === 'update').length,
+    delete: all.filter((c) => c.action === 'delete').length,
+    byRisk,
+  };
+}

@@ -1,0 +1,71 @@
+/**
+ * The state store as plain files in a directory (tests, air-gapped use; the default until the
+ * git state branch exists). Each write goes to a temporary file renamed into place, so a crash
+ * never leaves half a document.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { JsonObject } from '../../fleet/openclaw/gateway-api.ts';
+import type { LastApplied, PreApplySnapshot, StateStore } from './state-store.ts';
+
+const safe = (target: string): string => target.replace(/[^A-Za-z0-9._-]/g, '_');
+
+export class LocalDirStateStore implements StateStore {
+  readonly dir: string;
+
+  constructor(dir: string) {
+    this.dir = dir;
+  }
+
+  lastApplied(target: string): Promise<LastApplied | undefined> {
+    return this.read<LastApplied>(join('last-applied', `${safe(target)}.json`));
+  }
+
+  saveLastApplied(state: LastApplied): Promise<void> {
+    return this.write(join('last-applied', `${safe(state.target)}.json`), state);
+  }
+
+  async savePreApply(snapshot: PreApplySnapshot): Promise<string> {
+    const id = `${snapshot.takenAt.replace(/[:.]/g, '-')}-${randomBytes(3).toString('hex')}`;
+    await this.write(join('pre-apply', safe(snapshot.target), `${id}.json`), snapshot);
+    return id;
+  }
+
+  preApply(target: string, id: string): Promise<PreApplySnapshot | undefined> {
+    return this.read<PreApplySnapshot>(join('pre-apply', safe(target), `${safe(id)}.json`));
+  }
+
+  saveLiveSnapshot(target: string, snapshot: JsonObject): Promise<void> {
+    return this.write(join('live', `${safe(target)}.json`), snapshot);
+  }
+
+  async secretHashKey(): Promise<Buffer> {
+    const file = join(this.dir, 'secret-hash.key');
+    const existing = await readFile(file).catch(() => undefined);
+    if (existing?.length === 32) return existing;
+    const key = randomBytes(32);
+    await mkdir(this.dir, { recursive: true });
+    // `wx`: two processes racing to create it must agree on one key.
+    await writeFile(file, key, { flag: 'wx', mode: 0o600 }).catch(async (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'EEXIST') throw e;
+    });
+    return readFile(file);
+  }
+
+  private async read<T>(rel: string): Promise<T | undefined> {
+    const text = await readFile(join(this.dir, rel), 'utf8').catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') return undefined;
+      throw e;
+    });
+    return text === undefined ? undefined : (JSON.parse(text) as T);
+  }
+
+  private async write(rel: string, value: unknown): Promise<void> {
+    const file = join(this.dir, rel);
+    await mkdir(dirname(file), { recursive: true });
+    const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    await writeFile(tmp, JSON.stringify(value, null, 2) + '\n');
+    await rename(tmp, file);
+  }
+}

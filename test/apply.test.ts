@@ -1,0 +1,183 @@
+/**
+ * Plan and apply against real gateways `c` (prod-eu) and `d` (prod-us) holding the example fleet:
+ * convergence, a changed YAML, and concurrent edits between plan and apply — by the real
+ * `openclaw` CLI and by a second connection racing at random — never clobbered.
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureOpenClaw } from '../fleet/harness/install.ts';
+import { COMPILE_CACHE_DIR } from '../fleet/harness/real-gateway.ts';
+import { GatewayClient } from '../fleet/openclaw/client.ts';
+import { exportDeviceKey, generateDeviceIdentity } from '../fleet/openclaw/device-identity.ts';
+import { StaleHashError, WriteNotAppliedError } from '../fleet/openclaw/errors.ts';
+import { OpenClawGateway, type JsonObject } from '../fleet/openclaw/gateway-api.ts';
+import type { GatewayApplyResult } from '../reconciler/apply/apply-gateway.ts';
+import { clawops } from './helpers/cli.ts';
+import { exampleFleet, type ExampleFleet } from './helpers/example-fleet.ts';
+import { sharedGateway } from './helpers/gateways.ts';
+
+let fleet: ExampleFleet;
+const sessions: OpenClawGateway[] = [];
+
+async function session(name: 'c' | 'd'): Promise<OpenClawGateway> {
+  const g = sharedGateway(name);
+  const s = new OpenClawGateway(await GatewayClient.connect({ url: g.url, token: g.token, device: generateDeviceIdentity(), scopes: ['operator.admin'] }));
+  sessions.push(s);
+  return s;
+}
+
+const agent = async (s: OpenClawGateway, id: string) => (((await s.configGet()).sourceConfig.agents as { entries: Record<string, JsonObject> }).entries[id] ?? {}) as JsonObject;
+
+/** Another operator's edit, written the way a careful client does: re-read and retry on a stale hash. */
+async function otherEdit(s: OpenClawGateway, patch: JsonObject): Promise<void> {
+  for (;;) {
+    const { hash } = await s.configGet();
+    try {
+      await s.configPatch({ patch, baseHash: hash });
+      return;
+    } catch (e) {
+      if (!(e instanceof StaleHashError || e instanceof WriteNotAppliedError)) throw e;
+    }
+  }
+}
+
+function applyResults(stdout: string): GatewayApplyResult[] {
+  return (JSON.parse(stdout) as { results: GatewayApplyResult[] }).results;
+}
+
+beforeAll(async () => {
+  fleet = await exampleFleet({ eu: sharedGateway('c').url, us: sharedGateway('d').url }, sharedGateway('c').token);
+});
+afterAll(async () => {
+  await Promise.all(sessions.map((s) => s.client.close()));
+  fleet.remove();
+});
+
+describe('plan and apply the example fleet on real gateways', () => {
+  it('plans every example agent, applies it, then plans no changes; a second apply writes nothing', { timeout: 120_000 }, async () => {
+    const first = await clawops(['plan', '--repo', fleet.dir, '--detailed-exitcode'], { env: fleet.env });
+    expect(first.stderr).toBe('');
+    expect(first.code).toBe(2);
+    for (const a of ['Agent/triage', 'Agent/kb-curator', 'Agent/billing', 'ApprovalRule/platform-exec']) expect(first.stdout).toContain(a);
+    expect(first.stdout).toMatch(/Plan: \d+ to create, 0 to update, 0 to delete/);
+
+    const applied = await clawops(['apply', '--repo', fleet.dir, '--auto-approve', '--json'], { env: fleet.env });
+    expect(applied.code).toBe(0);
+    expect(applyResults(applied.stdout).map((r) => [r.gateway, r.status])).toEqual([
+      ['prod-eu', 'applied'],
+      ['prod-us', 'applied'],
+    ]);
+
+    const again = await clawops(['plan', '--repo', fleet.dir, '--detailed-exitcode'], { env: fleet.env });
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain('No changes.');
+
+    const [c, d] = [await session('c'), await session('d')];
+    const hashes = [(await c.configGet()).hash, (await d.configGet()).hash, (await c.execApprovalsGet()).hash];
+    const twice = await clawops(['apply', '--repo', fleet.dir, '--auto-approve', '--json'], { env: fleet.env });
+    expect(twice.code).toBe(0);
+    expect(applyResults(twice.stdout).map((r) => [r.status, r.writes])).toEqual([
+      ['unchanged', 0],
+      ['unchanged', 0],
+    ]);
+    expect([(await c.configGet()).hash, (await d.configGet()).hash, (await c.execApprovalsGet()).hash]).toEqual(hashes);
+    // What landed is what the YAML says, on the fields the YAML sets.
+    expect(await agent(c, 'triage')).toMatchObject({ name: 'Support Triage', tools: { profile: 'messaging', deny: ['exec', 'process', 'browser'] } });
+    expect((await c.execApprovalsGet()).file.agents?.triage).toMatchObject({ security: 'deny', ask: 'off' });
+    expect((await c.agentFileGet('triage', 'SOUL.md')).content).toBe(readFileSync(join(fleet.dir, 'agents/support/triage/SOUL.md'), 'utf8'));
+  });
+
+  it('shows a YAML edit as an update at its line, applies it on both gateways, and converges', { timeout: 60_000 }, async () => {
+    fleet.edit('agents/support/triage.yaml', (t) => t.replace('description: Answers customer questions', 'description: Answers every customer question'));
+    const plan = await clawops(['plan', '--repo', fleet.dir], { env: fleet.env });
+    expect(plan.stdout).toMatch(/~ spec\.config\.description/);
+    expect(plan.stdout).toContain('agents/support/triage.yaml:17');
+    expect(plan.stdout).toMatch(/Plan: 0 to create, 2 to update, 0 to delete on 2 of 2 gateways/);
+    const applied = await clawops(['apply', '--repo', fleet.dir, '--auto-approve'], { env: fleet.env });
+    expect(applied.code).toBe(0);
+    expect((await agent(await session('d'), 'triage')).description).toMatch(/^Answers every customer question/);
+    expect((await clawops(['plan', '--repo', fleet.dir, '--detailed-exitcode'], { env: fleet.env })).code).toBe(0);
+  });
+});
+
+describe('concurrent edits between plan and apply', () => {
+  it('refuses a saved plan after the real openclaw CLI edited the gateway, says why, and keeps the edit', { timeout: 120_000 }, async () => {
+    fleet.edit('agents/support/triage.yaml', (t) => t.replace('thinkingDefault: low', 'thinkingDefault: medium'));
+    const planFile = join(fleet.dir, 'race.plan.json');
+    expect((await clawops(['plan', '--repo', fleet.dir, '--gateway', 'prod-eu', '--out', planFile], { env: fleet.env })).code).toBe(0);
+    await openclawCli(sharedGateway('c').home, ['config', 'set', 'agents.entries.triage.identity.theme', 'edited by hand']);
+    const applied = await clawops(['apply', planFile, '--repo', fleet.dir, '--gateway', 'prod-eu'], { env: fleet.env });
+    expect(applied.code).toBe(1);
+    expect(applied.stdout).toMatch(/prod-eu: refused — prod-eu: live changed since the plan \(config\); nothing was written/);
+    const live = await agent(await session('c'), 'triage');
+    expect(live.identity).toMatchObject({ theme: 'edited by hand' });
+    expect(live.thinkingDefault).toBe('low');
+  });
+
+  it('100 randomised races of a second client against apply: every edit survives', { timeout: 300_000 }, async () => {
+    const c = await session('c');
+    let other = await session('c');
+    let refused = 0;
+    let applied = 0;
+    const clobbers: string[] = [];
+    const TRIALS = 100;
+    const env = { ...fleet.env };
+    expect((await clawops(['apply', '--repo', fleet.dir, '--auto-approve'], { env })).code).toBe(0);
+    for (let i = 0; i < TRIALS; i++) {
+      // Both sides change device every 20 trials: the gateway allows 30 writes a minute per device.
+      if (i % 20 === 0) {
+        env.CLAWOPS_DEVICE_KEY = exportDeviceKey(generateDeviceIdentity());
+        if (i) other = await session('c');
+      }
+      fleet.edit('agents/support/triage.yaml', (t) => t.replace(/description: .*/, `description: race ${i}`));
+      const planFile = join(fleet.dir, 'race.plan.json');
+      expect((await clawops(['plan', '--repo', fleet.dir, '--gateway', 'prod-eu', '--out', planFile], { env })).code).toBe(0);
+      // The other client edits the same field, another field clawops manages, or one it does not.
+      const target = (['same', 'managed', 'unmanaged'] as const)[i % 3]!;
+      const value = `other ${i}`;
+      const patch: JsonObject =
+        target === 'same'
+          ? { agents: { entries: { triage: { description: value } } } }
+          : target === 'managed'
+            ? { agents: { entries: { triage: { identity: { theme: value } } } } }
+            : { agents: { entries: { main: { name: value } } } };
+      // Spread over the whole apply (≈ 1 s): before its check, between check and write, after.
+      const delay = Math.floor(Math.random() * 1200);
+      const [result] = await Promise.all([
+        clawops(['apply', planFile, '--repo', fleet.dir, '--gateway', 'prod-eu', '--json'], { env }),
+        new Promise((r) => setTimeout(r, delay)).then(() => otherEdit(other, patch)),
+      ]);
+      const status = result.stdout ? applyResults(result.stdout)[0]!.status : 'error';
+      if (status === 'refused') refused++;
+      if (status === 'applied') applied++;
+      const live = await agent(c, target === 'unmanaged' ? 'main' : 'triage');
+      const got = target === 'same' ? live.description : target === 'managed' ? (live.identity as JsonObject).theme : live.name;
+      if (got !== value) clobbers.push(`trial ${i} (${target}, ${status}): expected "${value}", live has "${String(got)}"`);
+    }
+    expect(clobbers).toEqual([]);
+    // It really raced: some applies got in first, some were refused.
+    expect(refused).toBeGreaterThan(0);
+    expect(applied).toBeGreaterThan(0);
+    // Put the example back as git says, for the tests after this one.
+    fleet.edit('agents/support/triage.yaml', (t) => t.replace(/description: race \d+/, 'description: Answers every customer question and routes what it cannot solve to a human.'));
+    expect((await clawops(['apply', '--repo', fleet.dir, '--auto-approve'], { env })).code).toBe(0);
+  });
+});
+
+/** The real `openclaw` CLI against a test gateway's state, as an operator at the host would run it. */
+async function openclawCli(home: string, args: readonly string[]): Promise<string> {
+  const { entry } = await ensureOpenClaw();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [entry, ...args], {
+      env: { PATH: process.env.PATH, HOME: home, OPENCLAW_HOME: home, OPENCLAW_NO_AUTO_UPDATE: '1', OPENCLAW_DISABLE_BONJOUR: '1', NO_COLOR: '1', NODE_COMPILE_CACHE: COMPILE_CACHE_DIR },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`openclaw ${args.join(' ')} exited ${code}: ${out}`))));
+  });
+}
