@@ -8,7 +8,7 @@ import { GatewayClient } from '../fleet/openclaw/client.ts';
 import { generateDeviceIdentity } from '../fleet/openclaw/device-identity.ts';
 import { ConnectionLostError, GatewayTimeoutError, GatewayUnreachableError } from '../fleet/openclaw/errors.ts';
 import { OpenClawGateway } from '../fleet/openclaw/gateway-api.ts';
-import { startFaultProxy, WRONG_FINGERPRINT, type FaultProxy } from './helpers/fault-proxy.ts';
+import { startFaultProxy, WRONG_FINGERPRINT, type FaultProxy } from '../fleet/harness/fault-proxy.ts';
 import { sharedGateway } from './helpers/gateways.ts';
 import { DROP, helloOk, startFakeGateway } from './helpers/fake-gateway.ts';
 import { freePort } from '../fleet/harness/free-port.ts';

@@ -15,8 +15,8 @@ import { delimiter, dirname, extname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { GatewayClient } from '../openclaw/client.ts';
-import { generateDeviceIdentity } from '../openclaw/device-identity.ts';
-import { GatewayError } from '../openclaw/errors.ts';
+import { generateDeviceIdentity, type DeviceIdentity } from '../openclaw/device-identity.ts';
+import { ConnectionLostError, GatewayError } from '../openclaw/errors.ts';
 import { freePort } from './free-port.ts';
 import { ensureOpenClaw, tail } from './install.ts';
 import { processTree } from './proc-sockets.ts';
@@ -67,10 +67,38 @@ export interface RealGateway extends GatewayInfo {
   readonly startedToHelloMs: number;
   /** SIGTERM, then SIGKILL after 10 s; resolves to the exit code (null when a signal ended it). Idempotent. */
   stop(): Promise<number | null>;
+  /**
+   * Restarts the gateway and resolves once it answers hello-ok again, on the same port, token and
+   * HOME (so with the same config). Soft: the gateway's own in-process restart. Hard: SIGKILL of
+   * its whole process tree, then a fresh launcher (`pid` changes). One restart at a time.
+   */
+  restart(opts?: RestartOptions): Promise<RestartResult>;
+}
+
+export interface RestartOptions {
+  /** A crash (SIGKILL, then start again) instead of the gateway's own `gateway.restart.request`. */
+  readonly hard?: boolean;
+  /** Until hello-ok is back; default 120 s. */
+  readonly timeoutMs?: number;
+  /** Soft only: the reason the gateway logs. */
+  readonly reason?: string;
+}
+
+export interface RestartResult {
+  readonly hard: boolean;
+  /** From the restart request (soft) or the SIGKILL (hard) to the next hello-ok. */
+  readonly ms: number;
+  /** The launcher's PID afterwards. */
+  readonly pid: number;
+  /** `hello-ok.server.bootId` before and after: they differ, proving the gateway really restarted. */
+  readonly bootIdBefore: string | undefined;
+  readonly bootId: string | undefined;
 }
 
 const DEFAULT_STARTUP_TIMEOUT_MS = 120_000;
 const STOP_GRACE_MS = 10_000;
+/** A soft restart took 4–8 s when measured; stop() waits this long for one in flight. */
+const SOFT_RESTART_STOP_WAIT_MS = 20_000;
 /** Shared and kept warm across runs: a cold compile cache adds ~10 s to every start (research §1.1). */
 export const COMPILE_CACHE_DIR = join(tmpdir(), 'clawops-openclaw-compile-cache');
 
@@ -122,37 +150,181 @@ export async function startGateway(spec: GatewaySpec, opts: StartGatewaysOptions
   const config = deepMerge(offlineConfig(port, token, info.openclawLog), opts.config ?? {});
   writeFileSync(info.configPath, `// Written by clawops' gateway harness (fleet/harness/real-gateway.ts): offline and loopback-only.\n${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
 
-  const out = openSync(info.logFile, 'a');
+  const argv = [entry, 'gateway', 'run', '--port', String(port), '--bind', 'loopback', '--token', token];
+  const env = gatewayEnv(info, opts.env ?? {});
   const t0 = performance.now();
+  let launched: Launched;
+  try {
+    launched = await launch(argv, env, info);
+  } catch (e) {
+    if (!keepState) rmSync(home, { recursive: true, force: true });
+    throw e;
+  }
+  installExitHooks();
+  // Replaced by a hard restart; stop() and restart() always act on the current launcher.
+  const proc = { child: launched.child, pid: launched.pid, bootId: undefined as string | undefined };
+
+  let stopping: Promise<number | null> | undefined;
+  let restarting: { hard: boolean; done: Promise<unknown> } | undefined;
+  const stop = () => {
+    if (stopping) return stopping;
+    // SIGTERM is ignored while an in-process restart is under way (the gateway logs "received
+    // SIGTERM during shutdown; ignoring"), so a soft restart in flight gets to finish first.
+    const soft = restarting && !restarting.hard ? restarting.done.catch(() => undefined) : undefined;
+    stopping = soft
+      ? Promise.race([soft, sleep(SOFT_RESTART_STOP_WAIT_MS, undefined, { ref: false })]).then(() => stopGateway(proc.child, proc.pid, info, keepState))
+      : stopGateway(proc.child, proc.pid, info, keepState);
+    return stopping;
+  };
+
+  const restart = (ropts: RestartOptions = {}): Promise<RestartResult> => {
+    if (stopping) return Promise.reject(new Error(`gateway "${info.name}" is stopped`));
+    if (restarting) return Promise.reject(new Error(`gateway "${info.name}" is already restarting`));
+    const hard = ropts.hard === true;
+    const timeoutMs = ropts.timeoutMs ?? DEFAULT_STARTUP_TIMEOUT_MS;
+    const run = async (): Promise<RestartResult> => {
+      const bootIdBefore = proc.bootId;
+      const t = performance.now();
+      let hello: Hello;
+      if (hard) {
+        await killTree(proc.child, proc.pid);
+        running.delete(proc.pid);
+        if (stopping) throw new Error(`gateway "${info.name}" was stopped during its restart`);
+        const next = await launch(argv, env, info);
+        if (stopping) {
+          next.child.kill('SIGKILL');
+          running.delete(next.pid);
+          throw new Error(`gateway "${info.name}" was stopped during its restart`);
+        }
+        proc.child = next.child;
+        proc.pid = next.pid;
+        hello = await waitForHello(proc.child, info, timeoutMs);
+      } else {
+        hello = await softRestart(proc.child, info, timeoutMs, ropts.reason ?? 'clawops harness restart', bootIdBefore);
+      }
+      proc.bootId = hello.bootId;
+      return { hard, ms: Math.round(performance.now() - t), pid: proc.pid, bootIdBefore, bootId: hello.bootId };
+    };
+    const done = run().finally(() => (restarting = undefined));
+    restarting = { hard, done };
+    return done;
+  };
+
+  try {
+    const hello = await waitForHello(proc.child, info, startupTimeoutMs);
+    proc.bootId = hello.bootId;
+    const gateway: RealGateway = {
+      ...info,
+      get pid() {
+        return proc.pid;
+      },
+      version: hello.version,
+      startedToHelloMs: Math.round(performance.now() - t0),
+      stop,
+      restart,
+    };
+    return gateway;
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+}
+
+interface Launched {
+  readonly child: ChildProcess;
+  readonly pid: number;
+}
+
+/** Spawns the launcher (appending to the gateway's log) and registers it for the exit hooks. */
+async function launch(argv: readonly string[], env: Record<string, string>, info: GatewayInfo): Promise<Launched> {
+  const out = openSync(info.logFile, 'a');
   let child: ChildProcess;
   try {
-    child = spawn(process.execPath, [entry, 'gateway', 'run', '--port', String(port), '--bind', 'loopback', '--token', token], {
-      cwd: home,
-      env: gatewayEnv(info, opts.env ?? {}),
-      stdio: ['ignore', out, out],
-      detached: false,
-    });
+    child = spawn(process.execPath, argv, { cwd: info.home, env, stdio: ['ignore', out, out], detached: false });
   } finally {
     closeSync(out);
   }
   const pid = child.pid;
   if (pid === undefined) {
     const err = await new Promise<Error>((resolve) => child.once('error', resolve));
-    if (!keepState) rmSync(home, { recursive: true, force: true });
-    throw new Error(`could not start gateway "${spec.name}" (${process.execPath} ${entry}): ${err.message}`, { cause: err });
+    throw new Error(`could not start gateway "${info.name}" (${process.execPath} ${argv[0] ?? ''}): ${err.message}`, { cause: err });
   }
   running.set(pid, child);
-  installExitHooks();
+  return { child, pid };
+}
 
-  let stopping: Promise<number | null> | undefined;
-  const stop = () => (stopping ??= stopGateway(child, pid, info, keepState));
+/** A device of the harness's own for its admin calls: one key per process, not a pairing per call. */
+let adminDevice: DeviceIdentity | undefined;
 
+/**
+ * `gateway.restart.request` over a short-lived admin session (research §3.5). The gateway may defer
+ * the restart until in-flight work settles; the session's close (1012) marks the real start, and a
+ * hello-ok from a new boot marks the end.
+ */
+async function softRestart(child: ChildProcess, info: GatewayInfo, timeoutMs: number, reason: string, bootIdBefore: string | undefined): Promise<Hello> {
+  const deadline = Date.now() + timeoutMs;
+  const admin = await GatewayClient.connect({
+    url: info.url,
+    token: info.token,
+    device: (adminDevice ??= generateDeviceIdentity()),
+    scopes: ['operator.admin'],
+    reconnect: false,
+    startupTimeoutMs: Math.max(1_000, deadline - Date.now()),
+  });
+  const before = bootIdBefore ?? admin.hello.server.bootId;
   try {
-    const hello = await waitForHello(child, info, startupTimeoutMs);
-    return { ...info, pid, version: hello.version, startedToHelloMs: Math.round(performance.now() - t0), stop };
-  } catch (e) {
-    await stop();
-    throw e;
+    await admin.request('gateway.restart.request', { reason }, { timeoutMs: Math.max(1_000, deadline - Date.now()) }).catch((e: unknown) => {
+      // Going down before the answer got out is still going down.
+      if (!(e instanceof ConnectionLostError)) throw e;
+    });
+    while (admin.state !== 'closed') {
+      if (Date.now() >= deadline) throw new Error(`gateway "${info.name}" accepted a restart request but did not go down within ${Math.round(timeoutMs / 1000)} s`);
+      await sleep(20);
+    }
+  } finally {
+    await admin.close();
+  }
+  return waitForHello(child, info, Math.max(1_000, deadline - Date.now()), before);
+}
+
+/**
+ * SIGKILL for the launcher and every descendant. They are frozen (SIGSTOP) first, repeatedly, until
+ * the tree stops growing: a process killed before its parent could otherwise be replaced, and
+ * children of a killed parent are re-parented out of reach.
+ */
+async function killTree(child: ChildProcess, rootPid: number): Promise<void> {
+  const frozen = new Map<number, string | undefined>();
+  for (let round = 0; round < 10; round++) {
+    const fresh = processTree(rootPid)
+      .concat([...frozen.keys()].flatMap((p) => processTree(p)))
+      .filter((p) => !frozen.has(p));
+    if (fresh.length === 0) break;
+    for (const p of fresh) {
+      frozen.set(p, startTime(p));
+      sendSignal(p, 'SIGSTOP');
+    }
+  }
+  for (const [p, start] of frozen) if (start !== undefined && startTime(p) === start) sendSignal(p, 'SIGKILL');
+  await exitOf(child);
+  // Reaped (or a zombie, which holds no port or lock any more) before the port is reused.
+  const deadline = Date.now() + 5_000;
+  while (Date.now() < deadline && [...frozen].some(([p, start]) => start !== undefined && startTime(p) === start && procState(p) !== 'Z')) await sleep(20);
+}
+
+function sendSignal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // Gone in the meantime.
+  }
+}
+
+function procState(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+  } catch {
+    return undefined;
   }
 }
 
@@ -196,6 +368,10 @@ function gatewayEnv(info: GatewayInfo, extra: Readonly<Record<string, string>>):
     OPENCLAW_SKIP_CHANNELS: '1',
     OPENCLAW_EXEC_SHELL_SNAPSHOT: '0',
     CLAWHUB_DISABLE_TELEMETRY: '1',
+    // After an unclean stop the gateway's state migrations try to `npm view` a missing runtime
+    // plugin; refused by the egress guard, npm would retry for ~90 s before start-up goes on.
+    npm_config_offline: 'true',
+    npm_config_fetch_retries: '0',
     NO_COLOR: '1',
     NODE_COMPILE_CACHE: COMPILE_CACHE_DIR,
     // Through NODE_OPTIONS (not argv) so every Node process the launcher spawns is guarded too.
@@ -207,10 +383,14 @@ function gatewayEnv(info: GatewayInfo, extra: Readonly<Record<string, string>>):
 
 interface Hello {
   version: string;
+  bootId: string | undefined;
 }
 
-/** Resolves on the first hello-ok; rejects when the process exits first or the time is up. */
-async function waitForHello(child: ChildProcess, info: GatewayInfo, timeoutMs: number): Promise<Hello> {
+/**
+ * Resolves on the first hello-ok (from a boot other than `notBootId`, when given); rejects when the
+ * process exits first or the time is up.
+ */
+async function waitForHello(child: ChildProcess, info: GatewayInfo, timeoutMs: number, notBootId?: string): Promise<Hello> {
   const deadline = Date.now() + timeoutMs;
   const abort = new AbortController();
   const attempts: Attempts = { last: undefined };
@@ -228,7 +408,7 @@ async function waitForHello(child: ChildProcess, info: GatewayInfo, timeoutMs: n
     }, timeoutMs);
   });
   try {
-    return await Promise.race([helloWhenListening(info, deadline, abort.signal, attempts), exited, timedOut]);
+    return await Promise.race([helloWhenListening(info, deadline, abort.signal, attempts, notBootId), exited, timedOut]);
   } finally {
     clearTimeout(timer);
     abort.abort();
@@ -239,7 +419,7 @@ interface Attempts {
   last: Error | undefined;
 }
 
-async function helloWhenListening(info: GatewayInfo, deadline: number, signal: AbortSignal, attempts: Attempts): Promise<Hello> {
+async function helloWhenListening(info: GatewayInfo, deadline: number, signal: AbortSignal, attempts: Attempts, notBootId?: string): Promise<Hello> {
   // Polled here rather than by the client's own awaitListening, which backs off up to 2 s (that
   // would show in every start-up time) and cannot be cancelled when the process dies meanwhile.
   while (!signal.aborted && Date.now() < deadline) {
@@ -265,11 +445,14 @@ async function helloWhenListening(info: GatewayInfo, deadline: number, signal: A
       await sleep(200);
       continue;
     }
-    try {
-      return { version: client.hello.server.version };
-    } finally {
-      await client.close();
+    const { version, bootId } = client.hello.server;
+    await client.close();
+    // Still the boot that is about to restart (the listener closes only after in-flight work).
+    if (notBootId !== undefined && bootId === notBootId) {
+      await sleep(200);
+      continue;
     }
+    return { version, bootId };
   }
   throw new Error('abandoned');
 }
