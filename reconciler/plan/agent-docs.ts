@@ -10,7 +10,7 @@ import type { DesiredAgent, DesiredGateway } from '../desired/effective-state.ts
 import { CRON_KEY_PREFIX } from '../desired/effective-state.ts';
 import type { LastApplied, ManagedAgent } from '../state/state-store.ts';
 import { fileKey, type LiveGateway } from './read-live.ts';
-import { getPath, ignoreMatcher, isObject, leafPaths, mapSecretRefs, pathKey, setPath } from './json-paths.ts';
+import { getPath, ignoreMatcher, isObject, isSecretRef, leafPaths, mapSecretRefs, pathKey, setPath } from './json-paths.ts';
 
 export interface AgentDoc {
   readonly id: string;
@@ -83,9 +83,15 @@ export async function buildDocs(
     const liveEntry = entries[id];
     const ignored = ignoreMatcher((d?.ignore ?? []).map((r) => r.path));
     const seen = new Set<string>();
+    // A desired scalar, list or secret replaces all that was under it: a last-applied leaf below it
+    // (`model.fallbacks` once `model` is a string) is part of that one change, not a deletion of its own.
+    const replaced = (p: string[]) => p.slice(0, -1).some((_, i) => {
+      const v = getPath(d?.config, p.slice(0, i + 1));
+      return v !== undefined && (!isObject(v) || isSecretRef(v));
+    });
     const configLeaves = [...leafPaths(d?.config ?? {}), ...leafPaths(l?.config ?? {})].filter((p) => {
       const k = pathKey(p);
-      if (seen.has(k) || ignored(['spec', 'config', ...p])) return false;
+      if (seen.has(k) || ignored(['spec', 'config', ...p]) || replaced(p)) return false;
       seen.add(k);
       return true;
     });
@@ -136,7 +142,8 @@ function liveAgentDoc(
     const desiredIsSecret = isObject(getPath(d?.config, p)) && typeof (getPath(d?.config, p) as JsonObject).secretRef === 'string';
     const lastWasSecret = l?.secretHashes[pathKey(p)];
     // Live secrets are redacted; what we know of them is the hash of what clawops last wrote.
-    setPath(config, p, desiredIsSecret || lastWasSecret ? (lastWasSecret ? secretMarker(lastWasSecret) : UNKNOWN_SECRET) : v);
+    // A copy: a deeper leaf (a secret under a desired `{}`) is set inside it and must not reach live.
+    setPath(config, p, desiredIsSecret || lastWasSecret ? (lastWasSecret ? secretMarker(lastWasSecret) : UNKNOWN_SECRET) : structuredClone(v));
   }
 
   const managedRoutes = new Set([...(d?.bindings ?? []), ...(l?.bindings ?? [])].map(bindingKey));

@@ -244,8 +244,11 @@ function operationsFor(changes: readonly Change[], views: ReadonlyMap<string, Ma
     if (mine.some((c) => c.path === 'spec.config' && c.action === 'create')) {
       setPath(patch, ['agents', 'entries', id], structuredClone(d.config));
     } else {
-      for (const c of mine.filter((c) => c.path.startsWith('spec.config.'))) {
-        const leaf = c.path.slice('spec.config.'.length).split('.');
+      // The leaf itself, not the change's path split on dots: map keys such as `openai/gpt-5.4` hold dots.
+      const leafOf = new Map(view.configLeaves.map((l) => [resourcePath('config', l), l]));
+      for (const c of mine) {
+        const leaf = leafOf.get(c.path);
+        if (!leaf) continue;
         const value = getPath(d.config, leaf);
         setPath(patch, ['agents', 'entries', id, ...leaf], value === undefined ? null : structuredClone(value));
         const liveValue = getPath(view.liveEntry, leaf);
