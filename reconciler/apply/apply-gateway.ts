@@ -48,6 +48,8 @@ export interface ApplyContext {
   /** How long apply may wait out a rate limit before giving up (default 65 s). */
   readonly maxRateLimitWaitMs?: number;
   readonly sleep?: (ms: number) => Promise<void>;
+  /** How long a rollback keeps trying while the gateway is away (default 150 s). */
+  readonly rollbackPatienceMs?: number;
 }
 
 class Refused extends Error {}
@@ -82,12 +84,15 @@ export async function applyGateway(plan: GatewayPlan, gw: OpenClawGateway, ctx: 
   let writes = 0;
   let configHash = plan.live.config;
   let execHash = plan.live.execApprovals;
+  /** What each of our writes left, so a rollback can tell our state from someone else's edit. */
+  const ours: Ours = { config: configHash, exec: execHash, files: new Map() };
   try {
     if (ops.configPatch) {
       const patch = (await resolveSecrets(ops.configPatch.patch, ctx)) as JsonObject;
       const res = await withRateLimit(ctx, () => gw.configPatch({ patch, baseHash: configHash, replacePaths: ops.configPatch!.replacePaths, note: 'clawops apply' }));
       writes++;
       configHash = res.hash;
+      ours.config = res.hash;
     }
     for (const id of ops.deleteAgents) {
       await withRateLimit(ctx, () => gw.agentsDelete(id));
@@ -97,6 +102,7 @@ export async function applyGateway(plan: GatewayPlan, gw: OpenClawGateway, ctx: 
       const res = await gw.execApprovalsSet({ file: ops.execApprovals as never, baseHash: execHash });
       writes++;
       execHash = res.hash;
+      ours.exec = res.hash;
     }
     for (const r of ops.cronRemovals) {
       await gw.cronRemove(r.id);
@@ -108,15 +114,16 @@ export async function applyGateway(plan: GatewayPlan, gw: OpenClawGateway, ctx: 
     }
     for (const f of ops.files) {
       const content = await readFile(join(ctx.repoRoot, f.contentFile), 'utf8');
-      await gw.agentFileSet({ agentId: f.agentId, name: f.name, content, ...(f.expectedHash ? { expectedHash: f.expectedHash } : {}) });
+      const written = await gw.agentFileSet({ agentId: f.agentId, name: f.name, content, ...(f.expectedHash ? { expectedHash: f.expectedHash } : {}) });
       writes++;
+      if (written.hash) ours.files.set(fileKey(f.agentId, f.name), written.hash);
     }
   } catch (e) {
     // A stale hash on the very first write means someone wrote after our check: nothing of ours landed.
     if (writes === 0 && e instanceof StaleHashError) return result('refused', `${plan.gateway}: ${describeStale(e)} between the check and the write; nothing was written. Re-run \`clawops plan\`.`, 0, preApplyId);
     const why = explainGatewayError(e, plan.gateway).message;
     const unknown = e instanceof ConnectionLostError || e instanceof GatewayTransportError;
-    return rollback(plan, gw, ctx, { pre, preApplyId, writes, reason: `a write failed (${why})`, outcomeUnknown: unknown, ourConfigHash: unknown ? undefined : configHash });
+    return rollback(plan, gw, ctx, { pre, preApplyId, writes, reason: `a write failed (${why})`, outcomeUnknown: unknown, ours });
   }
 
   // Verify: live must now equal desired on every managed field, and the gateway must be healthy.
@@ -128,10 +135,10 @@ export async function applyGateway(plan: GatewayPlan, gw: OpenClawGateway, ctx: 
     const health = await gw.health();
     if (replan.changes.length > 0 || !health.ok) {
       const what = replan.changes.length ? `${replan.changes.length} field(s) differ after writing, e.g. ${replan.changes[0]!.path} on ${replan.changes[0]!.agentId}` : 'the gateway reports it is not healthy';
-      return rollback(plan, gw, ctx, { pre, preApplyId, writes, reason: `verification failed: ${what}`, outcomeUnknown: false, ourConfigHash: configHash });
+      return rollback(plan, gw, ctx, { pre, preApplyId, writes, reason: `verification failed: ${what}`, outcomeUnknown: false, ours });
     }
   } catch (e) {
-    return rollback(plan, gw, ctx, { pre, preApplyId, writes, reason: `verification failed: ${explainGatewayError(e, plan.gateway).message}`, outcomeUnknown: true, ourConfigHash: configHash });
+    return rollback(plan, gw, ctx, { pre, preApplyId, writes, reason: `verification failed: ${explainGatewayError(e, plan.gateway).message}`, outcomeUnknown: false, ours });
   }
   await ctx.store.saveLastApplied(await state);
   return result('applied', `${plan.changes.length} change(s) in ${writes} write(s), verified`, writes, preApplyId);
@@ -250,8 +257,14 @@ interface RollbackInput {
   readonly reason: string;
   /** A write's answer was lost: it may or may not have landed. */
   readonly outcomeUnknown: boolean;
-  /** The config hash our last write produced, when known. */
-  readonly ourConfigHash: string | undefined;
+  readonly ours: Ours;
+}
+
+/** Hashes of what clawops' own writes left; after a lost answer the last one is unknown. */
+interface Ours {
+  config: string;
+  exec: string;
+  readonly files: Map<string, string>;
 }
 
 /**
@@ -261,20 +274,33 @@ interface RollbackInput {
  * it would overwrite their edit.
  */
 async function rollback(plan: GatewayPlan, gw: OpenClawGateway, ctx: ApplyContext, input: RollbackInput): Promise<GatewayApplyResult> {
-  const { pre, preApplyId, writes, reason, outcomeUnknown, ourConfigHash } = input;
+  const { preApplyId, writes, reason, outcomeUnknown } = input;
   const base = { gateway: plan.gateway, writes, changes: plan.changes.length, preApplyId };
   if (writes === 0 && !outcomeUnknown) return { ...base, status: 'rolled-back', message: `${reason}; nothing had been written` };
+  // The gateway that failed the apply may be restarting: keep trying (every step is idempotent) until it is back.
+  const deadline = Date.now() + (ctx.rollbackPatienceMs ?? 150_000);
+  const sleep = ctx.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  for (;;) {
+    const attempt = await restoreOnce(plan, gw, ctx, input);
+    if (!('retry' in attempt)) return attempt;
+    if (Date.now() >= deadline) {
+      return { ...base, status: 'failed', message: `${reason}; rollback failed too (${attempt.retry}). The pre-apply snapshot is ${preApplyId}; the next apply converges` };
+    }
+    await sleep(1_000);
+  }
+}
+
+async function restoreOnce(plan: GatewayPlan, gw: OpenClawGateway, ctx: ApplyContext, input: RollbackInput): Promise<GatewayApplyResult | { retry: string }> {
+  const { pre, preApplyId, writes, reason, outcomeUnknown, ours } = input;
+  const base = { gateway: plan.gateway, writes, changes: plan.changes.length, preApplyId };
   let restored = 0;
+  const othersEdited: string[] = [];
+  // A document is ours to restore when it is as we left it; after a lost answer we cannot know, and restore.
+  const mine = (live: string, ourHash: string | undefined) => outcomeUnknown || ourHash === undefined || live === ourHash;
   try {
     const config = await gw.configGet();
-    if (config.hash !== pre.config.hash && ourConfigHash !== undefined && config.hash !== ourConfigHash) {
-      return {
-        ...base,
-        status: 'failed',
-        message: `${reason}; someone else changed the config after clawops wrote it${await whoChanged(gw)}, so it was not rolled back (that would overwrite their edit). The pre-apply snapshot is ${preApplyId}`,
-      };
-    }
-    if (config.hash !== pre.config.hash) {
+    if (config.hash !== pre.config.hash && !mine(config.hash, ours.config)) othersEdited.push('config');
+    else if (config.hash !== pre.config.hash) {
       const entries = ((config.sourceConfig.agents as JsonObject | undefined)?.entries as JsonObject | undefined) ?? {};
       for (const id of Object.keys(entries)) {
         if (!pre.config.agentIds.includes(id)) {
@@ -289,7 +315,8 @@ async function rollback(plan: GatewayPlan, gw: OpenClawGateway, ctx: ApplyContex
       }
     }
     const exec = await gw.execApprovalsGet();
-    if (exec.hash !== pre.execApprovals.hash) {
+    if (exec.hash !== pre.execApprovals.hash && !mine(exec.hash, ours.exec)) othersEdited.push('exec approvals');
+    else if (exec.hash !== pre.execApprovals.hash) {
       await gw.execApprovalsSet({ file: pre.execApprovals.file as never, baseHash: exec.hash });
       restored++;
     }
@@ -299,8 +326,19 @@ async function rollback(plan: GatewayPlan, gw: OpenClawGateway, ctx: ApplyContex
       const [agentId, name] = [key.slice(0, key.indexOf('/')), key.slice(key.indexOf('/') + 1)];
       const now = await gw.agentFileGet(agentId, name).catch(() => undefined);
       if (now && !now.missing && now.content === content) continue;
+      if (now?.hash && !mine(now.hash, ours.files.get(key))) {
+        othersEdited.push(`workspace file ${key}`);
+        continue;
+      }
       await gw.agentFileSet({ agentId, name, content, ...(now?.hash ? { expectedHash: now.hash } : {}) });
       restored++;
+    }
+    if (othersEdited.length) {
+      return {
+        ...base,
+        status: 'failed',
+        message: `${reason}; someone else changed ${othersEdited.join(', ')} after clawops wrote it${await whoChanged(gw)}, so that was not rolled back (it would overwrite their edit). The pre-apply snapshot is ${preApplyId}`,
+      };
     }
     const after = await gw.configGet();
     const exact = after.hash === pre.config.hash;
@@ -311,6 +349,7 @@ async function rollback(plan: GatewayPlan, gw: OpenClawGateway, ctx: ApplyContex
     };
   } catch (e) {
     const why = e instanceof GatewayError || e instanceof GatewayTransportError ? explainGatewayError(e, plan.gateway).message : (e as Error).message;
+    if (e instanceof GatewayTransportError || (e instanceof GatewayError && e.retryable && !(e instanceof RateLimitedError))) return { retry: why };
     return { ...base, status: 'failed', message: `${reason}; rollback failed too (${why}). The pre-apply snapshot is ${preApplyId}; the next apply converges` };
   }
 }

@@ -24,6 +24,8 @@ import { readLive, type LiveGateway } from './read-live.ts';
 
 /** exec.approvals.get and the writes of apply need admin; plan asks for what apply will use. */
 export const PLAN_SCOPES: readonly OperatorScope[] = ['operator.admin'];
+/** How long an apply waits for a gateway that went away mid-apply (a real restart takes 10–40 s). */
+export const APPLY_RECONNECT_MS = 180_000;
 
 export interface PlanContext {
   readonly repo: FleetRepo;
@@ -71,7 +73,8 @@ export async function planOne(gw: LoadedOf<'Gateway'>, ctx: PlanContext, opts: {
   let session: OpenClawGateway;
   try {
     const options = await gatewayClientOptions(gw, ctx.access, { scopes: PLAN_SCOPES, device: ctx.device, requestTimeoutMs: Math.max(ctx.timeoutMs, 30_000) });
-    session = await openGatewayWithin(options, ctx.timeoutMs);
+    // A session kept for apply outlives a gateway restart: it must reconnect to verify or roll back.
+    session = await openGatewayWithin(opts.keepSession ? { ...options, reconnect: { giveUpAfterMs: APPLY_RECONNECT_MS } } : options, ctx.timeoutMs);
   } catch (e) {
     if (e instanceof ClawopsError) return failed('credentials', `${gw.name}: ${e.message}`);
     const p = explainGatewayError(e, gw.name);

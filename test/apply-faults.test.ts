@@ -1,0 +1,291 @@
+/**
+ * Apply under faults, on a real gateway of this file's own (it is restarted and killed) behind the
+ * fault proxy: ≥ 50 trials, each cutting the apply at a random protocol point — a write that never
+ * arrives, an answer that never returns, a frame cut in half, a gateway that vanishes for a while,
+ * restarts and kills of the real process. Every trial must end fully applied or untouched, be
+ * reported as such, and the next apply must converge. A verification failure must restore the
+ * exact pre-apply config (same hash).
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { startFaultProxy, type FaultHandle, type FaultProxy, type FaultTrigger, type FrameRecord } from '../fleet/harness/fault-proxy.ts';
+import { startGateways, type RealGateway, type RestartResult } from '../fleet/harness/real-gateway.ts';
+import { GatewayClient } from '../fleet/openclaw/client.ts';
+import { exportDeviceKey, generateDeviceIdentity } from '../fleet/openclaw/device-identity.ts';
+import { ConnectionLostError } from '../fleet/openclaw/errors.ts';
+import { OpenClawGateway, type JsonObject } from '../fleet/openclaw/gateway-api.ts';
+import type { GatewayApplyResult } from '../reconciler/apply/apply-gateway.ts';
+import { clawops } from './helpers/cli.ts';
+import { liveRepos, type LiveRepo } from './helpers/live-repo.ts';
+
+const token = inject('canary');
+let gateway: RealGateway;
+let proxy: FaultProxy;
+let repo: LiveRepo;
+let observer: OpenClawGateway;
+const makeRepo = liveRepos();
+
+beforeAll(async () => {
+  [gateway] = (await startGateways([{ name: 'faults', token }])) as [RealGateway];
+  proxy = await startFaultProxy(gateway);
+  repo = await makeRepo([{ name: 'gw', url: proxy.url, token }]);
+  // Reads past the proxy; patient, because a killed gateway takes its time to come back.
+  observer = new OpenClawGateway(
+    await GatewayClient.connect({ url: gateway.url, token, device: generateDeviceIdentity(), scopes: ['operator.admin'], requestTimeoutMs: 120_000, reconnect: { giveUpAfterMs: 120_000 } }),
+  );
+}, 240_000);
+
+afterAll(async () => {
+  await observer?.client.close();
+  await proxy?.close();
+  await gateway?.stop();
+}, 60_000);
+
+/** The desired fleet for trial `n`: every kind of write changes each time (config, exec, cron, file). */
+function writeFleet(n: number): void {
+  mkdirSync(join(repo.dir, 'agents'), { recursive: true });
+  writeFileSync(join(repo.dir, 'agents', 'SOUL.md'), `Trial ${n}: be precise.\n`);
+  writeFileSync(
+    join(repo.dir, 'agents', 'ops.yaml'),
+    `apiVersion: clawops.dev/v1
+kind: Agent
+metadata: { name: ops, labels: { team: ops } }
+spec:
+  gateway: gw
+  config:
+    name: Ops
+    description: trial ${n}
+    model: { primary: openai/gpt-5.4, fallbacks: [${n % 2 ? 'anthropic/claude-sonnet-4-6' : ''}] }
+    tools: { profile: coding, deny: [${['browser', 'canvas', 'exec'].slice(0, 1 + (n % 3)).join(', ')}] }
+  bindings:
+    - match: { channel: telegram, accountId: ops${n % 2} }
+  cron:
+    - name: sweep
+      enabled: ${n % 2 === 0}
+      schedule: { kind: cron, expr: "${n % 60} 3 * * *", tz: UTC }
+      payload: { kind: agentTurn, message: "Sweep, trial ${n}." }
+  files:
+    SOUL.md: ./SOUL.md
+---
+apiVersion: clawops.dev/v1
+kind: Agent
+metadata: { name: helper, labels: { team: ops } }
+spec:
+  gateway: gw
+  config: { name: Helper, description: "helper ${n}" }
+---
+apiVersion: clawops.dev/v1
+kind: ApprovalRule
+metadata: { name: ops-exec }
+spec:
+  agents: { matchLabels: { team: ops } }
+  exec:
+    security: allowlist
+    ask: on-miss
+    allowlist: [${['/usr/bin/git', '/usr/bin/rg', '/usr/bin/jq'].slice(0, 1 + (n % 3)).map((p) => `{ pattern: ${p} }`).join(', ')}]
+`,
+  );
+}
+
+interface LiveState {
+  readonly config: string;
+  readonly exec: string;
+  readonly cron: string;
+  readonly soul: string | null;
+}
+
+/** What the trial may have changed, read past the proxy. */
+async function liveState(): Promise<LiveState> {
+  const [config, exec, cron] = await Promise.all([observer.configGet(), observer.execApprovalsGet(), observer.cronList()]);
+  const job = cron.find((j) => j.declarationKey === 'clawops:ops:sweep');
+  const entries = ((config.sourceConfig.agents as JsonObject).entries ?? {}) as JsonObject;
+  const soul = 'ops' in entries ? await observer.agentFileGet('ops', 'SOUL.md') : undefined;
+  return {
+    config: config.hash,
+    exec: exec.hash,
+    // A restored job is re-created, so compare what it does, not its bookkeeping.
+    cron: JSON.stringify(job ? [job.enabled, job.schedule, job.payload] : null),
+    soul: soul && !soul.missing ? createHash('sha256').update(soul.content ?? '').digest('hex') : null,
+  };
+}
+
+async function apply(env: Record<string, string>): Promise<GatewayApplyResult> {
+  const r = await clawops(['apply', '--repo', repo.dir, '--auto-approve', '--json'], { env });
+  expect(r.stdout, r.stderr).not.toBe('');
+  return (JSON.parse(r.stdout) as { results: GatewayApplyResult[] }).results[0]!;
+}
+
+async function converged(env: Record<string, string>): Promise<boolean> {
+  return (await clawops(['plan', '--repo', repo.dir, '--detailed-exitcode'], { env })).code === 0;
+}
+
+type Fault = { readonly name: string; readonly trigger: FaultTrigger; readonly arm: () => FaultHandle };
+
+/** The fault for trial n: a protocol point of the apply and what happens there. */
+function faultFor(n: number, rnd: () => number): Fault {
+  const points: FaultTrigger[] = [
+    { direction: 'to-gateway', method: 'config.patch' },
+    { direction: 'to-client', responseTo: 'config.patch' },
+    { direction: 'to-gateway', method: 'exec.approvals.set' },
+    { direction: 'to-client', responseTo: 'exec.approvals.set' },
+    { direction: 'to-gateway', method: 'cron.add' },
+    { direction: 'to-client', responseTo: 'cron.add' },
+    { direction: 'to-gateway', method: 'agents.files.set' },
+    { direction: 'to-client', responseTo: 'agents.files.set' },
+    // Verification reads live again, then asks for health.
+    { direction: 'to-gateway', method: 'health' },
+  ];
+  const trigger = points[Math.floor(rnd() * points.length)]!;
+  const where = `${trigger.direction === 'to-gateway' ? 'before' : 'after'} ${trigger.method ?? trigger.responseTo}`;
+  const kinds = [
+    { name: `drop ${where}`, arm: () => proxy.on(trigger, 'drop') },
+    { name: `cut mid-frame ${where}`, arm: () => proxy.on(trigger, 'cut-mid-frame') },
+    { name: `gateway gone for 1.5 s ${where}`, arm: () => proxy.on(trigger, async () => {
+        proxy.dropAll();
+        await proxy.refuse(1_500);
+      }) },
+  ];
+  // Every 10th trial restarts the real gateway there; two of them kill its process instead.
+  if (n % 10 === 5) return { name: `${n === 25 || n === 45 ? 'kill -9' : 'restart'} ${where}`, trigger, arm: () => proxy.on(trigger, () => gateway.restart({ hard: n === 25 || n === 45 })) };
+  const k = kinds[Math.floor(rnd() * kinds.length)]!;
+  return { ...k, trigger };
+}
+
+describe('apply under faults (own real gateway behind the fault proxy)', () => {
+  it('≥ 50 trials: each ends fully applied or untouched, reported so, and the next apply converges', { timeout: 600_000 }, async () => {
+    const seed = Number(process.env.CLAWOPS_SEED ?? randomBytes(4).readUInt32LE(0));
+    let state = seed;
+    const rnd = () => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+    const outcomes: string[] = [];
+    const wrong: string[] = [];
+    writeFleet(0);
+    const env = { ...repo.env };
+    expect((await apply(env)).status).toBe('applied');
+    const TRIALS = 50;
+    // CLAWOPS_TRIALS=25,45 reruns chosen trials (with CLAWOPS_SEED, the same faults) when one fails.
+    const only = process.env.CLAWOPS_TRIALS?.split(',').map(Number);
+    for (let n = 1; n <= TRIALS; n++) {
+      if (only && !only.includes(n)) continue;
+      // A fresh device per trial: each trial may write (and roll back) several times, and the gateway allows 30 a minute.
+      env.CLAWOPS_DEVICE_KEY = exportDeviceKey(generateDeviceIdentity());
+      const before = await liveState();
+      writeFleet(n);
+      const fault = faultFor(n, rnd);
+      const armed = fault.arm();
+      const result = await apply(env);
+      // A trigger the apply never reached (it ended earlier) must not fire in the next trial.
+      armed.remove();
+      const after = await liveState();
+      const untouched = after.config === before.config && after.exec === before.exec && after.cron === before.cron && after.soul === before.soul;
+      const applied = await converged(env);
+      outcomes.push(`${n} ${fault.name}: ${result.status}`);
+      if (process.env.CLAWOPS_TRACE_TRIALS) process.stderr.write(`${outcomes.at(-1)} — ${result.message}\n`);
+      const consistent =
+        (result.status === 'applied' && applied) || ((result.status === 'rolled-back' || result.status === 'refused') && untouched);
+      if (!consistent) wrong.push(`trial ${n} (seed ${seed}) ${fault.name}: reported ${result.status} (${result.message}); live ${applied ? 'fully applied' : untouched ? 'untouched' : 'partly changed'}`);
+      // Whatever happened, the next apply (no fault) converges.
+      if (!applied) {
+        const next = await apply(env);
+        expect(next.status, `${n}: ${next.message}`).toBe('applied');
+        expect(await converged(env)).toBe(true);
+      }
+    }
+    process.stderr.write(`apply-faults: seed ${seed}\n  ${outcomes.join('\n  ')}\n`);
+    expect(wrong).toEqual([]);
+    // The trials did hit the apply in flight: not every one could have been a clean success.
+    if (!only) expect(outcomes.filter((o) => !o.endsWith('applied')).length).toBeGreaterThan(5);
+  });
+
+  it('a verification failure restores the exact pre-apply config, same hash', { timeout: 120_000 }, async () => {
+    const env = { ...repo.env, CLAWOPS_DEVICE_KEY: exportDeviceKey(generateDeviceIdentity()) };
+    writeFleet(100);
+    expect((await apply(env)).status).toBe('applied');
+    const before = await liveState();
+    writeFleet(101);
+    // The gateway takes the write but answers the verification read with the old description.
+    // config.get answers during `apply`: 1 the plan shown, 2 the re-plan before writing, 3 the
+    // pre-apply snapshot, 4 the verification.
+    proxy.on({ direction: 'to-client', responseTo: 'config.get', nth: 4 }, { rewrite: staleDescription('trial 100') });
+    const result = await apply(env);
+    expect(result.status, result.message).toBe('rolled-back');
+    expect(result.message).toMatch(/verification failed: .*spec\.config\.description/);
+    const after = await liveState();
+    expect(after).toEqual(before);
+  });
+});
+
+/** Rewrites a config.get answer so the `ops` agent's description reads `value`. */
+function staleDescription(value: string): (message: unknown) => unknown {
+  return (message) => {
+    const m = message as { payload?: { sourceConfig?: { agents?: { entries?: Record<string, JsonObject> } } } };
+    const ops = m.payload?.sourceConfig?.agents?.entries?.ops;
+    if (ops) ops.description = value;
+    return m;
+  };
+}
+
+/** The harness's restarts themselves, fired from a proxy trigger: the same gateway comes back. */
+describe('RealGateway.restart from a proxy trigger', () => {
+  const reconnected = (client: GatewayClient) => new Promise<void>((resolve) => client.onReconnect(() => resolve()));
+  const connectThroughProxy = (reconnect: { initialDelayMs: number; maxDelayMs?: number; giveUpAfterMs: number }) =>
+    GatewayClient.connect({ url: proxy.url, token, device: generateDeviceIdentity(), scopes: ['operator.admin'], requestTimeoutMs: 120_000, reconnect });
+  async function snapshot(client: GatewayClient) {
+    const cfg = await new OpenClawGateway(client).configGet();
+    return { hash: cfg.hash, applied: cfg.appliedConfigHash, bootId: client.hello.server.bootId };
+  }
+
+  it('soft: the gateway restarts itself right after answering, and comes back the same', { timeout: 90_000 }, async () => {
+    const client = await connectThroughProxy({ initialDelayMs: 200, giveUpAfterMs: 60_000 });
+    try {
+      const before = await snapshot(client);
+      const { port, pid } = gateway;
+      let result: RestartResult | undefined;
+      const back = reconnected(client);
+      const fault = proxy.on({ direction: 'to-client', responseTo: 'health' }, async () => void (result = await gateway.restart()), { before: false });
+      await new OpenClawGateway(client).health();
+      await fault.wait(60_000);
+      await back;
+      const after = await snapshot(client);
+      expect(result).toMatchObject({ hard: false, pid });
+      expect(result!.bootId).not.toBe(result!.bootIdBefore);
+      expect(after.bootId).toBe(result!.bootId);
+      expect([gateway.port, gateway.pid]).toEqual([port, pid]);
+      expect(after.hash).toBe(before.hash);
+      expect(after.applied).toBe(before.applied);
+      // The gateway closed the session with 1012 "service restart".
+      expect(proxy.frames().some((f: FrameRecord) => f.direction === 'to-client' && f.closeCode === 1012)).toBe(true);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('hard: killed while a write is on its way, it comes back the same, without the write', { timeout: 150_000 }, async () => {
+    const client = await connectThroughProxy({ initialDelayMs: 200, maxDelayMs: 1_000, giveUpAfterMs: 120_000 });
+    try {
+      const gw = new OpenClawGateway(client);
+      const before = await snapshot(client);
+      const { port, pid } = gateway;
+      let result: RestartResult | undefined;
+      const back = reconnected(client);
+      const fault = proxy.on({ direction: 'to-gateway', method: 'config.patch' }, async () => void (result = await gateway.restart({ hard: true })));
+      const err = await gw.configPatch({ patch: { agents: { entries: { main: { name: 'never written' } } } }, baseHash: before.hash }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ConnectionLostError);
+      expect((await fault.wait(120_000)).outcome).toBe('dropped');
+      await back;
+      const after = await snapshot(client);
+      expect(result!.hard).toBe(true);
+      expect(result!.pid).not.toBe(pid);
+      expect(gateway.pid).toBe(result!.pid);
+      expect(result!.bootId).not.toBe(result!.bootIdBefore);
+      expect(gateway.port).toBe(port);
+      expect(after.hash).toBe(before.hash);
+      expect(after.applied).toBe(before.applied);
+      // Nothing of the old process tree survived.
+      expect(() => process.kill(pid, 0)).toThrow();
+    } finally {
+      await client.close();
+    }
+  });
+});
