@@ -10,5 +10,8 @@ export default defineConfig({
     // Global teardown stops the real gateways: up to 10 s of grace each before SIGKILL.
     teardownTimeout: 30_000,
     pool: 'forks',
+    // Most tests wait on real gateways rather than the CPU, and the two slowest files (apply and
+    // apply under faults) must overlap: on a 2-core machine the default would run one file at a time.
+    maxWorkers: 3,
   },
 });

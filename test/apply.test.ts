@@ -4,7 +4,7 @@
  * `openclaw` CLI and by a second connection racing at random — never clobbered.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureOpenClaw } from '../fleet/harness/install.ts';
@@ -17,8 +17,10 @@ import type { GatewayApplyResult } from '../reconciler/apply/apply-gateway.ts';
 import { clawops } from './helpers/cli.ts';
 import { exampleFleet, type ExampleFleet } from './helpers/example-fleet.ts';
 import { sharedGateway } from './helpers/gateways.ts';
+import { liveRepos } from './helpers/live-repo.ts';
 
 let fleet: ExampleFleet;
+const makeRepo = liveRepos();
 const sessions: OpenClawGateway[] = [];
 
 async function session(name: 'c' | 'd'): Promise<OpenClawGateway> {
@@ -117,42 +119,49 @@ describe('concurrent edits between plan and apply', () => {
   });
 
   it('100 randomised races of a second client against apply: every edit survives', { timeout: 300_000 }, async () => {
-    const c = await session('c');
-    let other = await session('c');
+    // A one-agent repo of its own on gateway d, so each trial is a few round trips.
+    const race = await makeRepo([{ name: 'race', url: sharedGateway('d').url, token: sharedGateway('d').token }]);
+    const write = (description: string) =>
+      writeFileSync(
+        join(race.dir, 'gateways', 'racer.yaml'),
+        `apiVersion: clawops.dev/v1\nkind: Agent\nmetadata: { name: racer }\nspec:\n  gateway: race\n  config: { name: Racer, description: "${description}", identity: { theme: steady } }\n`,
+      );
+    const d = await session('d');
+    let other = await session('d');
     let refused = 0;
     let applied = 0;
     const clobbers: string[] = [];
-    const TRIALS = 100;
-    const env = { ...fleet.env };
-    expect((await clawops(['apply', '--repo', fleet.dir, '--auto-approve'], { env })).code).toBe(0);
-    for (let i = 0; i < TRIALS; i++) {
+    const env = { ...race.env };
+    write('start');
+    expect((await clawops(['apply', '--repo', race.dir, '--auto-approve'], { env })).code).toBe(0);
+    for (let i = 0; i < 100; i++) {
       // Both sides change device every 20 trials: the gateway allows 30 writes a minute per device.
       if (i % 20 === 0) {
         env.CLAWOPS_DEVICE_KEY = exportDeviceKey(generateDeviceIdentity());
-        if (i) other = await session('c');
+        if (i) other = await session('d');
       }
-      fleet.edit('agents/support/triage.yaml', (t) => t.replace(/description: .*/, `description: race ${i}`));
-      const planFile = join(fleet.dir, 'race.plan.json');
-      expect((await clawops(['plan', '--repo', fleet.dir, '--gateway', 'prod-eu', '--out', planFile], { env })).code).toBe(0);
+      write(`race ${i}`);
+      const planFile = join(race.dir, 'race.plan.json');
+      expect((await clawops(['plan', '--repo', race.dir, '--out', planFile], { env })).code).toBe(0);
       // The other client edits the same field, another field clawops manages, or one it does not.
       const target = (['same', 'managed', 'unmanaged'] as const)[i % 3]!;
       const value = `other ${i}`;
       const patch: JsonObject =
         target === 'same'
-          ? { agents: { entries: { triage: { description: value } } } }
+          ? { agents: { entries: { racer: { description: value } } } }
           : target === 'managed'
-            ? { agents: { entries: { triage: { identity: { theme: value } } } } }
+            ? { agents: { entries: { racer: { identity: { theme: value } } } } }
             : { agents: { entries: { main: { name: value } } } };
-      // Spread over the whole apply (≈ 1 s): before its check, between check and write, after.
-      const delay = Math.floor(Math.random() * 1200);
+      // Spread over the whole apply: before its check, between check and write, after.
+      const delay = Math.floor(Math.random() * 600);
       const [result] = await Promise.all([
-        clawops(['apply', planFile, '--repo', fleet.dir, '--gateway', 'prod-eu', '--json'], { env }),
+        clawops(['apply', planFile, '--repo', race.dir, '--json'], { env }),
         new Promise((r) => setTimeout(r, delay)).then(() => otherEdit(other, patch)),
       ]);
       const status = result.stdout ? applyResults(result.stdout)[0]!.status : 'error';
       if (status === 'refused') refused++;
       if (status === 'applied') applied++;
-      const live = await agent(c, target === 'unmanaged' ? 'main' : 'triage');
+      const live = await agent(d, target === 'unmanaged' ? 'main' : 'racer');
       const got = target === 'same' ? live.description : target === 'managed' ? (live.identity as JsonObject).theme : live.name;
       if (got !== value) clobbers.push(`trial ${i} (${target}, ${status}): expected "${value}", live has "${String(got)}"`);
     }
@@ -160,9 +169,6 @@ describe('concurrent edits between plan and apply', () => {
     // It really raced: some applies got in first, some were refused.
     expect(refused).toBeGreaterThan(0);
     expect(applied).toBeGreaterThan(0);
-    // Put the example back as git says, for the tests after this one.
-    fleet.edit('agents/support/triage.yaml', (t) => t.replace(/description: race \d+/, 'description: Answers every customer question and routes what it cannot solve to a human.'));
-    expect((await clawops(['apply', '--repo', fleet.dir, '--auto-approve'], { env })).code).toBe(0);
   });
 });
 
