@@ -104,9 +104,48 @@ describe('plan and apply the example fleet on real gateways', () => {
   });
 });
 
+describe('what plan and apply refuse', () => {
+  it('a key the live gateway does not know fails the plan at its YAML line, with a suggestion', async () => {
+    fleet.edit('agents/support/kb-curator.yaml', (t) => t.replace('fs: { workspaceOnly: true }', 'fs: { workspaceOnlyy: true }'));
+    try {
+      const plan = await clawops(['plan', '--repo', fleet.dir, '--gateway', 'prod-eu', '--format', 'json'], { env: fleet.env });
+      expect(plan.code).toBe(1);
+      const g = (JSON.parse(plan.stdout) as { gateways: Array<{ status: string; errors: Array<{ kind: string; message: string; source?: unknown }> }> }).gateways[0]!;
+      expect(g.status).toBe('error');
+      expect(g.errors).toEqual([
+        {
+          kind: 'invalid-config',
+          message: expect.stringMatching(/^Agent\/kb-curator spec\.config\.tools\.fs\.workspaceOnlyy: unknown key "workspaceOnlyy" for this gateway \(did you mean "workspaceOnly"\?\)/),
+          source: { file: 'agents/support/kb-curator.yaml', line: 25, col: 13 },
+        },
+      ]);
+      const apply = await clawops(['apply', '--repo', fleet.dir, '--gateway', 'prod-eu', '--auto-approve'], { env: fleet.env });
+      expect(apply.code).toBe(1);
+      expect(apply.stdout).toMatch(/prod-eu: failed — .*workspaceOnlyy/);
+    } finally {
+      fleet.edit('agents/support/kb-curator.yaml', (t) => t.replace('workspaceOnlyy', 'workspaceOnly'));
+    }
+  });
+
+  it('asks before applying on a terminal, and refuses to guess when there is none', async () => {
+    fleet.edit('agents/support/triage.yaml', (t) => t.replace('thinkingDefault: low', 'thinkingDefault: high'));
+    const no = await clawops(['apply', '--repo', fleet.dir, '--gateway', 'prod-eu'], { env: fleet.env, tty: true, stdin: 'no\n' });
+    expect(no.code).toBe(1);
+    expect(no.stderr).toContain('Apply these changes? Only "yes" is accepted:');
+    expect(no.stderr).toContain('apply cancelled; nothing was written');
+    const headless = await clawops(['apply', '--repo', fleet.dir, '--gateway', 'prod-eu'], { env: fleet.env });
+    expect(headless.code).toBe(1);
+    expect(headless.stderr).toContain('pass --auto-approve');
+    expect((await agent(await session('c'), 'triage')).thinkingDefault).not.toBe('high');
+    const yes = await clawops(['apply', '--repo', fleet.dir, '--gateway', 'prod-eu'], { env: fleet.env, tty: true, stdin: 'yes\n' });
+    expect(yes.code).toBe(0);
+    expect((await agent(await session('c'), 'triage')).thinkingDefault).toBe('high');
+  });
+});
+
 describe('concurrent edits between plan and apply', () => {
   it('refuses a saved plan after the real openclaw CLI edited the gateway, says why, and keeps the edit', { timeout: 120_000 }, async () => {
-    fleet.edit('agents/support/triage.yaml', (t) => t.replace('thinkingDefault: low', 'thinkingDefault: medium'));
+    fleet.edit('agents/support/triage.yaml', (t) => t.replace('thinkingDefault: high', 'thinkingDefault: medium'));
     const planFile = join(fleet.dir, 'race.plan.json');
     expect((await clawops(['plan', '--repo', fleet.dir, '--gateway', 'prod-eu', '--out', planFile], { env: fleet.env })).code).toBe(0);
     await openclawCli(sharedGateway('c').home, ['config', 'set', 'agents.entries.triage.identity.theme', 'edited by hand']);
@@ -115,7 +154,7 @@ describe('concurrent edits between plan and apply', () => {
     expect(applied.stdout).toMatch(/prod-eu: refused — prod-eu: live changed since the plan \(config\); nothing was written/);
     const live = await agent(await session('c'), 'triage');
     expect(live.identity).toMatchObject({ theme: 'edited by hand' });
-    expect(live.thinkingDefault).toBe('low');
+    expect(live.thinkingDefault).toBe('high');
   });
 
   it('100 randomised races of a second client against apply: every edit survives', { timeout: 300_000 }, async () => {

@@ -21,9 +21,14 @@ import { RISKS } from '../model/common.ts';
 import type { GatewayPlan, Plan, PlanSummary } from './plan.ts';
 import { planGateway } from './planner.ts';
 import { readLive, type LiveGateway } from './read-live.ts';
+import { checkAgainstLiveSchema } from './live-schema-check.ts';
+import { ConfigSchemaCache } from '../../fleet/openclaw/config-schema-cache.ts';
 
 /** exec.approvals.get and the writes of apply need admin; plan asks for what apply will use. */
 export const PLAN_SCOPES: readonly OperatorScope[] = ['operator.admin'];
+/** Fetched once per gateway build per run (the schema is ~2 MB); CLAWOPS_CACHE_DIR keeps it across runs. */
+const CONFIG_SCHEMAS = new ConfigSchemaCache(process.env.CLAWOPS_CACHE_DIR ? { dir: process.env.CLAWOPS_CACHE_DIR } : {});
+
 /** How long an apply waits for a gateway that went away mid-apply (a real restart takes 10–40 s). */
 export const APPLY_RECONNECT_MS = 180_000;
 
@@ -82,7 +87,12 @@ export async function planOne(gw: LoadedOf<'Gateway'>, ctx: PlanContext, opts: {
   }
   try {
     const files = [...desired.agents.values()].flatMap((a) => a.files.map((f) => ({ agentId: a.id, name: f.name })));
-    const [live, lastApplied] = await Promise.all([readLive(session, files), ctx.store.lastApplied(gw.name)]);
+    const [live, lastApplied, schema] = await Promise.all([readLive(session, files), ctx.store.lastApplied(gw.name), CONFIG_SCHEMAS.get(session)]);
+    const invalid = checkAgainstLiveSchema(desired, schema);
+    if (invalid.length) {
+      await session.client.close();
+      return { plan: { ...base, version: live.version, status: 'error', errors: invalid } };
+    }
     const plan = await planGateway({ desired, live, lastApplied, secretHash: await secretHasher(ctx) });
     if (!opts.keepSession) await session.client.close();
     return { plan, desired, live, ...(opts.keepSession ? { session } : {}) };
