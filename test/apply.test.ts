@@ -72,6 +72,14 @@ describe('plan and apply the example fleet on real gateways', () => {
       ['prod-us', 'applied'],
     ]);
 
+    // What it applied and what live looked like are kept in the state dir, the token nowhere.
+    const lastApplied = JSON.parse(readFileSync(join(fleet.dir, '.state', 'last-applied', 'prod-eu.json'), 'utf8')) as { agents: Record<string, { created: boolean }> };
+    expect(Object.keys(lastApplied.agents).sort()).toEqual(['deploy-bot', 'kb-curator', 'oncall', 'triage']);
+    expect(lastApplied.agents.triage?.created).toBe(true);
+    const snapshot = readFileSync(join(fleet.dir, '.state', 'live', 'prod-eu.json'), 'utf8');
+    expect(snapshot).toContain('"sourceConfig"');
+    expect(snapshot).not.toContain(sharedGateway('c').token);
+
     const again = await clawops(['plan', '--repo', fleet.dir, '--detailed-exitcode'], { env: fleet.env });
     expect(again.code).toBe(0);
     expect(again.stdout).toContain('No changes.');

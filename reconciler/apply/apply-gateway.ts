@@ -17,7 +17,7 @@ import { cronDigest } from '../plan/agent-docs.ts';
 import { mapSecretRefs } from '../plan/json-paths.ts';
 import type { GatewayPlan, LiveHashes } from '../plan/plan.ts';
 import { planGateway } from '../plan/planner.ts';
-import { fileKey, readLive } from '../plan/read-live.ts';
+import { fileKey, readLive, type LiveGateway } from '../plan/read-live.ts';
 import type { LastApplied, ManagedAgent, PreApplySnapshot, StateStore } from '../state/state-store.ts';
 
 export const APPLY_STATUSES = ['unchanged', 'applied', 'refused', 'rolled-back', 'failed'] as const;
@@ -128,6 +128,7 @@ export async function applyGateway(plan: GatewayPlan, gw: OpenClawGateway, ctx: 
 
   // Verify: live must now equal desired on every managed field, and the gateway must be healthy.
   const state = nextLastApplied(ctx, plan.gateway, pre);
+  let verified: LiveGateway;
   try {
     const files = [...ctx.desired.agents.values()].flatMap((a) => a.files.map((f) => ({ agentId: a.id, name: f.name })));
     const after = await readLive(gw, files);
@@ -137,11 +138,30 @@ export async function applyGateway(plan: GatewayPlan, gw: OpenClawGateway, ctx: 
       const what = replan.changes.length ? `${replan.changes.length} field(s) differ after writing, e.g. ${replan.changes[0]!.path} on ${replan.changes[0]!.agentId}` : 'the gateway reports it is not healthy';
       return rollback(plan, gw, ctx, { pre, preApplyId, writes, reason: `verification failed: ${what}`, outcomeUnknown: false, ours });
     }
+    verified = after;
   } catch (e) {
     return rollback(plan, gw, ctx, { pre, preApplyId, writes, reason: `verification failed: ${explainGatewayError(e, plan.gateway).message}`, outcomeUnknown: false, ours });
   }
   await ctx.store.saveLastApplied(await state);
+  await ctx.store.saveLiveSnapshot(plan.gateway, liveSnapshot(verified, ctx.now()));
   return result('applied', `${plan.changes.length} change(s) in ${writes} write(s), verified`, writes, preApplyId);
+}
+
+/**
+ * What live looked like right after a verified apply, for plans made without the gateway (CI).
+ * The gateway redacts secrets in every config view, so nothing here holds one; workspace files
+ * are kept as hashes.
+ */
+function liveSnapshot(live: LiveGateway, at: Date): JsonObject {
+  return {
+    takenAt: at.toISOString(),
+    version: live.version,
+    configHash: live.config.hash,
+    sourceConfig: live.config.sourceConfig,
+    execApprovals: { hash: live.execApprovals.hash, file: live.execApprovals.file },
+    cron: live.cron.filter((j) => j.declarationKey?.startsWith(CRON_KEY_PREFIX)),
+    files: Object.fromEntries([...live.files].map(([k, f]) => [k, f?.hash ?? null])),
+  };
 }
 
 function describeStale(e: StaleHashError): string {
