@@ -134,6 +134,13 @@ export interface UsageCost {
 
 const read = { retryOnReconnect: true } as const;
 
+/** The roster of a config snapshot: `agents.entries`, id → entry (empty when there is none). */
+export function agentEntries(config: Pick<ConfigSnapshot, 'sourceConfig'>): Record<string, JsonObject> {
+  const agents = config.sourceConfig.agents;
+  const entries = agents && typeof agents === 'object' ? (agents as { entries?: unknown }).entries : undefined;
+  return entries && typeof entries === 'object' && !Array.isArray(entries) ? (entries as Record<string, JsonObject>) : {};
+}
+
 export class OpenClawGateway {
   readonly client: GatewayClient;
 

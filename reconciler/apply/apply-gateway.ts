@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConnectionLostError, GatewayError, GatewayTransportError, RateLimitedError, StaleHashError } from '../../fleet/openclaw/errors.ts';
-import type { CronJob, JsonObject, OpenClawGateway } from '../../fleet/openclaw/gateway-api.ts';
+import { agentEntries, type CronJob, type JsonObject, type OpenClawGateway } from '../../fleet/openclaw/gateway-api.ts';
 import type { DesiredGateway } from '../desired/effective-state.ts';
 import { CRON_KEY_PREFIX } from '../desired/effective-state.ts';
 import { explainGatewayError } from '../live/explain-gateway-error.ts';
@@ -188,14 +188,14 @@ async function snapshotIfUnmoved(plan: GatewayPlan, planned: LiveHashes, gw: Ope
   const files: Record<string, string | null> = {};
   for (const key of new Set([...Object.keys(planned.files), ...plan.operations.files.map((f) => fileKey(f.agentId, f.name))])) {
     const [agentId, name] = [key.slice(0, key.indexOf('/')), key.slice(key.indexOf('/') + 1)];
-    const agentExists = agentId in (((config.sourceConfig.agents as JsonObject | undefined)?.entries as JsonObject | undefined) ?? {});
+    const agentExists = agentId in agentEntries(config);
     const f = agentExists ? await gw.agentFileGet(agentId, name).catch(() => undefined) : undefined;
     const hash = f && !f.missing ? (f.hash ?? '') : '';
     files[key] = f && !f.missing ? (f.content ?? '') : null;
     if (key in planned.files && hash !== planned.files[key]) moved.push(`workspace file ${key}`);
   }
   if (moved.length) throw new Refused(`${plan.gateway}: live changed since the plan (${moved.join(', ')})${await whoChanged(gw)}; nothing was written. Re-run \`clawops plan\`.`);
-  const entries = ((config.sourceConfig.agents as JsonObject | undefined)?.entries as JsonObject | undefined) ?? {};
+  const entries = agentEntries(config);
   return {
     target: plan.gateway,
     takenAt: ctx.now().toISOString(),
@@ -321,7 +321,7 @@ async function restoreOnce(plan: GatewayPlan, gw: OpenClawGateway, ctx: ApplyCon
     const config = await gw.configGet();
     if (config.hash !== pre.config.hash && !mine(config.hash, ours.config)) othersEdited.push('config');
     else if (config.hash !== pre.config.hash) {
-      const entries = ((config.sourceConfig.agents as JsonObject | undefined)?.entries as JsonObject | undefined) ?? {};
+      const entries = agentEntries(config);
       for (const id of Object.keys(entries)) {
         if (!pre.config.agentIds.includes(id)) {
           await withRateLimit(ctx, () => gw.agentsDelete(id, { deleteFiles: true }));

@@ -5,7 +5,7 @@
  * either side, so they can never show as changes. Secrets enter both sides as keyed hashes.
  */
 import { createHash } from 'node:crypto';
-import type { CronJob, JsonObject } from '../../fleet/openclaw/gateway-api.ts';
+import { agentEntries, type CronJob, type JsonObject } from '../../fleet/openclaw/gateway-api.ts';
 import type { DesiredAgent, DesiredGateway } from '../desired/effective-state.ts';
 import { CRON_KEY_PREFIX } from '../desired/effective-state.ts';
 import type { LastApplied, ManagedAgent } from '../state/state-store.ts';
@@ -70,7 +70,7 @@ export async function buildDocs(
   last: LastApplied | undefined,
   secretHash: (name: string) => Promise<string>,
 ): Promise<GatewayDocs> {
-  const entries = ((live.config.sourceConfig.agents as { entries?: Record<string, unknown> } | undefined)?.entries ?? {}) as Record<string, JsonObject>;
+  const entries = agentEntries(live.config);
   const liveBindings = ((live.config.sourceConfig.bindings as JsonObject[] | undefined) ?? []).filter(isObject);
   const ids = new Set([...desired.agents.keys(), ...Object.keys(last?.agents ?? {})]);
   const views = new Map<string, ManagedAgentView>();

@@ -6,7 +6,7 @@
  * files by name and allowlist entries by pattern; the values shown come from the documents.
  */
 import { diff, type IChange } from 'json-diff-ts';
-import type { JsonObject } from '../../fleet/openclaw/gateway-api.ts';
+import { agentEntries, type JsonObject } from '../../fleet/openclaw/gateway-api.ts';
 import type { DesiredAgent, DesiredGateway } from '../desired/effective-state.ts';
 import type { LoadedOf } from '../load/resource.ts';
 import type { LastApplied } from '../state/state-store.ts';
@@ -126,7 +126,7 @@ export async function planGateway(input: PlanGatewayInput): Promise<GatewayPlan>
         const before = have?.exec?.[field];
         const after = want?.exec?.[field];
         if (deepEqual(before, after)) continue;
-        add('exec', [field], before, after, ruleLocation(rule, ['spec', 'exec', field]));
+        add('exec', [field], before, after, locateIn(rule, ['spec', 'exec', field]));
       }
       const entries = (d?: AgentDoc) => (d?.exec?.allowlist as JsonObject[] | undefined) ?? [];
       for (const pattern of keysOf(entries, (e) => String(e.pattern))) {
@@ -134,7 +134,7 @@ export async function planGateway(input: PlanGatewayInput): Promise<GatewayPlan>
         const after = entries(want).find((e) => e.pattern === pattern);
         if (deepEqual(before, after)) continue;
         const i = ((rule?.value.spec.exec.allowlist ?? []) as JsonObject[]).findIndex((e) => e.pattern === pattern);
-        add('exec', ['allowlist', pattern], before, after, ruleLocation(rule, ['spec', 'exec', 'allowlist', ...(i >= 0 ? [i] : [])]));
+        add('exec', ['allowlist', pattern], before, after, locateIn(rule, ['spec', 'exec', 'allowlist', ...(i >= 0 ? [i] : [])]));
       }
     }
   }
@@ -215,17 +215,14 @@ function resourcePath(section: Section, path: string[]): string {
   }
 }
 
-function ruleLocation(rule: LoadedOf<'ApprovalRule'> | undefined, path: Array<string | number>): SourceLocation | undefined {
-  if (!rule) return undefined;
-  const at = rule.locator.locate(path);
-  return { file: rule.file, line: at.line, col: at.col };
+/** Where in its YAML a resource says `path` (the nearest ancestor that exists, for a removed field). */
+function locateIn(r: Pick<LoadedOf<'Agent'>, 'file' | 'locator'> | undefined, path: Array<string | number>): SourceLocation | undefined {
+  if (!r) return undefined;
+  const at = r.locator.locate(path);
+  return { file: r.file, line: at.line, col: at.col };
 }
 
-function locate(d: DesiredAgent | undefined, path: Array<string | number>): SourceLocation | undefined {
-  if (!d) return undefined;
-  const at = d.resource.locator.locate(path);
-  return { file: d.resource.file, line: at.line, col: at.col };
-}
+const locate = (d: DesiredAgent | undefined, path: Array<string | number>) => locateIn(d?.resource, path);
 
 /** The writes that make the changes: one patch, one exec-approvals document, per-job and per-file calls. */
 function operationsFor(changes: readonly Change[], views: ReadonlyMap<string, ManagedAgentView>, live: LiveGateway, deleteAgents: string[]): GatewayOperations {
@@ -233,7 +230,7 @@ function operationsFor(changes: readonly Change[], views: ReadonlyMap<string, Ma
   ops.deleteAgents = deleteAgents;
   const patch: JsonObject = {};
   const replacePaths = new Set<string>();
-  const entries = ((live.config.sourceConfig.agents as JsonObject | undefined)?.entries ?? {}) as Record<string, JsonObject>;
+  const entries = agentEntries(live.config);
   const touchedAgents = new Set(changes.map((c) => c.agentId));
 
   for (const id of touchedAgents) {

@@ -4,7 +4,7 @@
  * files with their hashes.
  */
 import { GatewayError } from '../../fleet/openclaw/errors.ts';
-import type { ConfigSnapshot, CronJob, ExecApprovalsSnapshot, OpenClawGateway } from '../../fleet/openclaw/gateway-api.ts';
+import { agentEntries, type ConfigSnapshot, type CronJob, type ExecApprovalsSnapshot, type OpenClawGateway } from '../../fleet/openclaw/gateway-api.ts';
 
 export interface LiveFile {
   readonly hash: string;
@@ -24,7 +24,7 @@ export const fileKey = (agentId: string, name: string): string => `${agentId}/${
 
 export async function readLive(gw: OpenClawGateway, files: ReadonlyArray<{ agentId: string; name: string }>): Promise<LiveGateway> {
   const [config, execApprovals, cron] = await Promise.all([gw.configGet(), gw.execApprovalsGet(), gw.cronList()]);
-  const entries = ((config.sourceConfig.agents as { entries?: Record<string, unknown> } | undefined)?.entries ?? {}) as Record<string, unknown>;
+  const entries = agentEntries(config);
   const out = new Map<string, LiveFile | null>();
   await Promise.all(
     files.map(async ({ agentId, name }) => {
