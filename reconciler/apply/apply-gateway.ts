@@ -8,6 +8,7 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { setTimeout as wait } from 'node:timers/promises';
 import { ConnectionLostError, GatewayError, GatewayTransportError, RateLimitedError, StaleHashError } from '../../fleet/openclaw/errors.ts';
 import { agentEntries, type CronJob, type JsonObject, type OpenClawGateway } from '../../fleet/openclaw/gateway-api.ts';
 import type { DesiredGateway } from '../desired/effective-state.ts';
@@ -218,7 +219,7 @@ async function whoChanged(gw: OpenClawGateway): Promise<string> {
 }
 
 async function withRateLimit<T>(ctx: ApplyContext, write: () => Promise<T>): Promise<T> {
-  const sleep = ctx.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const sleep = ctx.sleep ?? wait;
   for (let attempt = 0; ; attempt++) {
     try {
       return await write();
@@ -299,7 +300,7 @@ async function rollback(plan: GatewayPlan, gw: OpenClawGateway, ctx: ApplyContex
   if (writes === 0 && !outcomeUnknown) return { ...base, status: 'rolled-back', message: `${reason}; nothing had been written` };
   // The gateway that failed the apply may be restarting: keep trying (every step is idempotent) until it is back.
   const deadline = Date.now() + (ctx.rollbackPatienceMs ?? 150_000);
-  const sleep = ctx.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const sleep = ctx.sleep ?? wait;
   for (;;) {
     const attempt = await restoreOnce(plan, gw, ctx, input);
     if (!('retry' in attempt)) return attempt;
