@@ -10,10 +10,10 @@ export default defineConfig({
     // Global teardown stops the real gateways: up to 10 s of grace each before SIGKILL.
     teardownTimeout: 30_000,
     pool: 'forks',
-    // Most tests wait on real gateways rather than the CPU, and the two slowest files (apply and
-    // apply under faults) must overlap: on a 2-core machine the default runs one file at a time.
-    // Not more than two: several files writing to the shared gateway `a` at once have made it
-    // supersede writes and restart under the tests.
-    maxWorkers: 2,
+    // One file at a time. Files that write to the shared gateway `a` while others read it have,
+    // with two or three at once, left it with a saved change waiting for a restart (and once
+    // restarting) under the readers' assertions; the cause is not understood yet (see the
+    // closing note of issues 3–4).
+    maxWorkers: 1,
   },
 });
