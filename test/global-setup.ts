@@ -32,6 +32,19 @@ export default async function setup(project: TestProject) {
   project.provide('canary', canary);
   project.provide('outputLogDir', outputLogDir);
 
+  // Files that never touch a gateway (git, audit, policy) can run without the 4 GB of gateways:
+  // CLAWOPS_TEST_GATEWAYS=off vitest run test/x.test.ts. A file that asks for one then fails clearly.
+  if (process.env.CLAWOPS_TEST_GATEWAYS === 'off') {
+    project.provide('gateways', {} as Record<SharedGatewayName, GatewayInfo>);
+    return () => {
+      try {
+        checkCanary(outputLogDir, canary);
+      } finally {
+        rmSync(outputLogDir, { recursive: true, force: true });
+      }
+    };
+  }
+
   let gateways: RealGateway[];
   try {
     // c and d hold the example fleet in the plan/apply tests; their token is the canary, so

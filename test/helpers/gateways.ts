@@ -7,5 +7,7 @@ import type { GatewayInfo } from '../../fleet/harness/real-gateway.ts';
 import type { SharedGatewayName } from '../global-setup.ts';
 
 export function sharedGateway(name: SharedGatewayName): GatewayInfo {
-  return inject('gateways')[name];
+  const gw = inject('gateways')[name];
+  if (!gw) throw new Error(`shared gateway ${name} was not started (CLAWOPS_TEST_GATEWAYS=off); run this file with gateways`);
+  return gw;
 }
