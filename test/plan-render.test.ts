@@ -44,6 +44,8 @@ const emptySummary = (): Plan['summary'] => ({
   create: 0,
   update: 0,
   delete: 0,
+  needApproval: 0,
+  denied: 0,
   byRisk: { low: 0, medium: 0, high: 0, critical: 0 },
 });
 
@@ -54,6 +56,7 @@ function largePlan(gateways: number, perGateway: number): Plan {
   return {
     formatVersion: 1,
     createdAt: '2026-11-20T09:30:00.000Z',
+    notes: [],
     summary: emptySummary(),
     gateways: Array.from({ length: gateways }, (_, i): GatewayPlan => {
       const gateway = `gw-${String(i).padStart(4, '0')}`;
@@ -66,6 +69,10 @@ function largePlan(gateways: number, perGateway: number): Plan {
           action,
           category: 'tools',
           risk: RISKS[j % 4] ?? 'low',
+          verdict:
+            j % 7 === 0
+              ? { effect: 'require-approval', rules: [{ rule: 'baseline/tool-posture', effect: 'require-approval', risk: 'high', message: 'Tools change.' }], approvals: [{ rule: 'baseline/tool-posture', count: 1, teams: ['security'] }] }
+              : { effect: 'allow', rules: [], approvals: [] },
           path: `spec.config.tools.setting${j}`,
           ...(action !== 'create' ? { before: { enabled: false, level: j } } : {}),
           ...(action !== 'delete' ? { after: { enabled: true, level: j + 1 } } : {}),
@@ -87,6 +94,11 @@ function hostilePlan(): Plan {
     action: 'update',
     category: 'other',
     risk: 'high',
+    verdict: {
+      effect: 'deny',
+      rules: [{ rule: 'acme|x/no-`notes`', effect: 'deny', risk: 'high', message: '</details><script>alert(2)</script>\u001b[2J' }],
+      approvals: [{ rule: 'acme|x/no-`notes`', count: 1, teams: ['sec</details>'] }],
+    },
     path: 'spec.config.notes\u202e',
     before: 'plain',
     after: '````\n</details>\n<script>alert(1)</script> @acme/security #12 \u001b[2J',
@@ -95,6 +107,7 @@ function hostilePlan(): Plan {
   return {
     formatVersion: 1,
     createdAt: '2026-11-20T09:30:00.000Z',
+    notes: [],
     summary: emptySummary(),
     gateways: [
       {
@@ -283,7 +296,7 @@ describe('plan renderers on the fixture plan', () => {
   });
 
   it('summary sentences: changes, no changes, and gateways that could not be planned', () => {
-    expect(renderPlanText(plan, { color: false })).toMatch(/\nPlan: 4 to create, 7 to update, 1 to delete on 1 of 3 gateways \(1 unreachable\)\.\n$/);
+    expect(renderPlanText(plan, { color: false })).toMatch(/\nPlan: 4 to create, 7 to update, 1 to delete on 1 of 3 gateways \(1 unreachable\)\. Policy: 4 need approval, 1 denied\.\n$/);
     const calm: Plan = { ...plan, gateways: plan.gateways.map((g) => ({ ...g, status: 'ok' as const, errors: [], notes: [], changes: [] })) };
     expect(renderPlanText(calm, { color: false })).toBe('No changes on edge-lab, prod-eu, prod-us.\n\nNo changes. Live matches git on 3 gateways.\n');
     const down: Plan = { ...plan, gateways: plan.gateways.map((g) => (g.status === 'error' ? g : { ...g, notes: [], changes: [] })) };
@@ -311,7 +324,7 @@ describe('Markdown size budget', () => {
     expect(last[1]!.text).toBe(String((1000 - listed) * 20));
     expect(table.rows.slice(0, -1).map((r) => r[0]!.tokens[0]?.type)).toEqual(Array(listed).fill('codespan'));
     // The totals at the top are for the whole fleet, shown or not.
-    expect(md).toContain('**Plan: 7000 to create, 7000 to update, 6000 to delete on 1000 of 1000 gateways.**');
+    expect(md).toContain('**Plan: 7000 to create, 7000 to update, 6000 to delete on 1000 of 1000 gateways. Policy: 3000 need approval.**');
   });
 
   it('holds any budget from 2,000 characters up, staying well formed', () => {

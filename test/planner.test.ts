@@ -6,6 +6,11 @@
  * globs, source locations, risk and stable output.
  */
 import { Compile } from 'typebox/compile';
+import { parse as parseYaml } from 'yaml';
+import type { ResourceOf } from '../reconciler/model/kinds.ts';
+import { activeExceptions } from '../reconciler/policy/exceptions.ts';
+import { compileRuleSet } from '../reconciler/policy/rule-set.ts';
+import { PolicyEngine } from '../reconciler/policy/verdict.ts';
 import { describe, expect, it } from 'vitest';
 import type { CronJob, JsonObject } from '../fleet/openclaw/gateway-api.ts';
 import type { DesiredGateway } from '../reconciler/desired/effective-state.ts';
@@ -48,8 +53,39 @@ const checkPlan = Compile(GatewayPlan);
 const SLACK_ROUTE = 'slack/account:support-bot/team:T0ACME';
 const TELEGRAM_ROUTE = 'telegram/account:support';
 
+/**
+ * Rates changes the way the tests below expect; the planner hands each change to policy with the
+ * resource's kind, labels and document, the change's path and values.
+ */
+const TEST_POLICY = parseYaml(`
+apiVersion: clawops.dev/v1
+kind: Policy
+metadata: { name: test }
+spec:
+  rules:
+    - { id: secrets, match: { paths: ["**.secretRef"] }, risk: critical, effect: require-approval, approvals: { count: 1, teams: [security] }, message: A secret changes. }
+    - id: sandbox-off
+      match: { kinds: [Agent], paths: ["spec.config.sandbox.**"], schema: { properties: { spec: { properties: { config: { properties: { sandbox: { properties: { mode: { const: "off" } }, required: [mode] } }, required: [sandbox] } } } } } }
+      risk: critical
+      effect: deny
+      message: Agents stay sandboxed.
+    - { id: sandbox, match: { kinds: [Agent], paths: ["spec.config.sandbox.**"] }, risk: high, effect: allow, message: Sandbox settings change. }
+    - { id: elevated, match: { kinds: [Agent], paths: ["spec.config.tools.elevated.**"] }, risk: critical, effect: require-approval, approvals: { count: 2 }, message: Elevated exec changes. }
+    - { id: tools, match: { kinds: [Agent], paths: ["spec.config.tools.**"] }, risk: high, effect: allow, message: Tools change. }
+    - id: exec-full
+      match: { kinds: [ApprovalRule], paths: [spec.exec.security], schema: { properties: { spec: { properties: { exec: { properties: { security: { const: full } } } } } } } }
+      risk: critical
+      effect: deny
+      message: No full exec.
+    - { id: allowlist-add, match: { kinds: [ApprovalRule], paths: ["spec.exec.allowlist.*"], actions: [create, update] }, risk: medium, effect: allow, message: Allowed commands grow. }
+    - { id: allowlist-remove, match: { kinds: [ApprovalRule], paths: ["spec.exec.allowlist[*]"], actions: [delete] }, risk: low, effect: allow, message: Allowed commands shrink. }
+    - { id: routine, match: { kinds: [Agent], paths: ["spec.cron.*", "spec.bindings.*"] }, risk: medium, effect: allow, message: Routes or jobs change. }
+    - { id: names, match: { paths: [spec.config.name] }, risk: low, effect: allow, message: A name changes. }
+`) as ResourceOf<'Policy'>;
+const policy = new PolicyEngine(compileRuleSet([{ name: 'test', file: 'test.yaml', value: TEST_POLICY }]).set, activeExceptions([], new Date()));
+
 async function plan(desired: DesiredGateway, live: LiveGateway, lastApplied: LastApplied | undefined, secretHash = hashV1): Promise<GatewayPlan> {
-  const p = await planGateway({ desired, live, lastApplied, secretHash });
+  const p = await planGateway({ desired, live, lastApplied, secretHash, policy });
   // Every plan must be what `apply FILE` accepts.
   expect(checkPlan.Check(p), JSON.stringify([...checkPlan.Errors(p)].slice(0, 3))).toBe(true);
   return p;
@@ -91,7 +127,7 @@ describe('create from nothing', () => {
         'identity spec.config',
         'cron spec.cron[nightly]',
         'cron spec.cron[hourly]',
-        'files spec.files.SOUL.md',
+        'files spec.files[SOUL.md]',
         'approvals spec.exec.security',
         'approvals spec.exec.ask',
         'approvals spec.exec.askFallback',
@@ -362,6 +398,14 @@ describe('secrets', () => {
       action: 'update',
       category: 'tools',
       risk: 'critical',
+      verdict: {
+        effect: 'require-approval',
+        rules: [
+          { rule: 'test/secrets', effect: 'require-approval', risk: 'critical', message: 'A secret changes.' },
+          { rule: 'test/tools', effect: 'allow', risk: 'high', message: 'Tools change.' },
+        ],
+        approvals: [{ rule: 'test/secrets', count: 1, teams: ['security'] }],
+      },
       path: 'spec.config.tools.github.token',
       before: `hmac:${await hashV1('github-token')}`,
       after: `hmac:${await hashV2('github-token')}`,
@@ -413,6 +457,7 @@ describe('keyed diffs', () => {
       action: 'delete',
       category: 'bindings',
       risk: 'medium',
+      verdict: { effect: 'allow', rules: [{ rule: 'test/routine', effect: 'allow', risk: 'medium', message: 'Routes or jobs change.' }], approvals: [] },
       path: `spec.bindings[${TELEGRAM_ROUTE}]`,
       before: SUPPORT_BINDINGS[1],
     });
@@ -455,7 +500,7 @@ describe('keyed diffs', () => {
     const p = await plan(desired, liveGateway({ files: { 'support/SOUL.md': { hash: sha256(stale), content: stale } } }), last);
     expect(only(p.changes)).toMatchObject({
       action: 'update',
-      path: 'spec.files.SOUL.md',
+      path: 'spec.files[SOUL.md]',
       category: 'files',
       before: `sha256:${sha256(stale).slice(0, 12)}`,
       after: `sha256:${sha256(SOUL_MD).slice(0, 12)}`,
@@ -490,7 +535,7 @@ describe('source locations', () => {
     expect(at('spec.config.name')).toEqual({ file: SUPPORT_FILE, line: 9, col: 11 });
     expect(at('spec.config.tools.deny')).toEqual({ file: SUPPORT_FILE, line: 16, col: 13 });
     expect(at('spec.bindings[telegram/account:helpdesk]')).toEqual({ file: SUPPORT_FILE, line: 22, col: 7 });
-    expect(at('spec.files.SOUL.md')).toEqual({ file: SUPPORT_FILE, line: 32, col: 14 });
+    expect(at('spec.files[SOUL.md]')).toEqual({ file: SUPPORT_FILE, line: 32, col: 14 });
     expect(at('spec.exec.ask')).toEqual({ file: RULE_FILE, line: 9, col: 10 });
     // The route that left git has no YAML to point at.
     expect(at(`spec.bindings[${TELEGRAM_ROUTE}]`)).toBeUndefined();
@@ -519,6 +564,16 @@ describe('risk and category', () => {
     expect(rc('spec.config.tools.elevated.enabled')).toEqual(['create', 'tools', 'critical']);
     expect(rc('spec.exec.security')).toEqual(['update', 'approvals', 'critical']);
     expect(p.changes).toHaveLength(4);
+    // The verdict names every matching rule; the strongest effect wins.
+    const verdict = (path: string) => {
+      const v = byPath(p.changes, path).verdict;
+      return [v.effect, v.rules.map((r) => r.rule)];
+    };
+    expect(verdict('spec.config.name')).toEqual(['allow', ['test/names']]);
+    expect(verdict('spec.config.sandbox.mode')).toEqual(['deny', ['test/sandbox-off', 'test/sandbox']]);
+    expect(verdict('spec.config.tools.elevated.enabled')).toEqual(['require-approval', ['test/elevated', 'test/tools']]);
+    // The exec change is the ApprovalRule's: its kind and document are what policy sees.
+    expect(verdict('spec.exec.security')).toEqual(['deny', ['test/exec-full']]);
   });
 
   it('tightening the sandbox is high, not critical', async () => {

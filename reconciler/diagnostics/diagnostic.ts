@@ -30,6 +30,7 @@ export const DIAGNOSTIC_CODES = [
   'missing-repo-config',
   'empty-file',
   'insecure-transport',
+  'policy-violation',
 ] as const;
 export type DiagnosticCode = (typeof DIAGNOSTIC_CODES)[number];
 

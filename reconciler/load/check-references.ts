@@ -12,7 +12,7 @@ import type { Labels, Selector } from '../model/common.ts';
 import type { RepositoryConfig } from '../model/repository.ts';
 import { formatSelector, matchesSelector, targetGateways } from '../model/selector.ts';
 import type { TemplateVariable } from '../model/kinds.ts';
-import { builtinPacks } from '../policy/packs.ts';
+import { builtinPacks, ruleIdsOf } from '../policy/packs.ts';
 import { ofKind, resourceId, type BrokenResource, type LoadedOf, type LoadedResource } from './resource.ts';
 import type { SchemaRegistry } from './schema-validator.ts';
 import type { PathSegment, SourceLocator } from './source-map.ts';
@@ -310,9 +310,9 @@ export async function checkReferences(input: ReferenceInput): Promise<Diagnostic
   }
 
   // Policies: packs named in clawops.yaml, and the rules exceptions waive.
-  const packs = await builtinPacks();
-  const repoPolicies = new Map(ofKind(resources, 'Policy').map((p) => [p.name, new Set((p.value.spec.rules ?? []).map((r) => r.id).concat((p.value.spec.stateRules ?? []).map((r) => r.id)))]));
-  const policyRules = (name: string) => repoPolicies.get(name) ?? packs.get(name)?.ruleIds;
+  const { packs } = await builtinPacks(schemas);
+  const repoPolicies = new Map(ofKind(resources, 'Policy').map((p) => [p.name, ruleIdsOf(p.value)]));
+  const policyRules = (name: string): ReadonlySet<string> | undefined => repoPolicies.get(name) ?? packs.get(name)?.ruleIds;
   const policyNames = [...new Set([...repoPolicies.keys(), ...packs.keys()])];
   (config?.spec.policies ?? []).forEach((name, i) => {
     if (!policyRules(name)) {

@@ -12,6 +12,7 @@ import { API_VERSION } from '../model/common.ts';
 import { isKindName, KIND_NAMES, KINDS } from '../model/kinds.ts';
 import { REPOSITORY_FILE, RepositoryConfig } from '../model/repository.ts';
 import { checkReferences } from './check-references.ts';
+import { repoPolicy, type RepoPolicy } from '../policy/repo-policy.ts';
 import { DEFAULT_LIMITS, formatBytes, type LoadLimits } from './limits.ts';
 import { parseYamlFile, type ParsedDocument } from './parse-yaml-file.ts';
 import type { BrokenResource, LoadedResource } from './resource.ts';
@@ -30,10 +31,14 @@ export interface FleetRepo {
   readonly fileCount: number;
   /** Sorted by file, line and column. */
   readonly diagnostics: Diagnostic[];
+  /** The repo's policy (packs it enables, its own Policies, its exceptions), compiled. */
+  readonly policy: RepoPolicy;
 }
 
 export interface LoadOptions {
   readonly limits?: LoadLimits;
+  /** The clock PolicyExceptions expire against (default: now). */
+  readonly now?: Date;
 }
 
 // The built-in schemas are constants, so their compiled validators are shared by every load in
@@ -202,6 +207,8 @@ export async function loadRepo(repo: string, options: LoadOptions = {}): Promise
   });
   resources.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.documentIndex - b.documentIndex));
   diagnostics.push(...(await checkReferences({ root, config, resources, broken, schemas, configLocator })));
+  const policy = await repoPolicy({ config, resources, schemas, now: options.now ?? new Date() });
+  diagnostics.push(...policy.diagnostics);
   diagnostics.sort(compareDiagnostics);
-  return { root, config, resources, fileCount: files.length + 1, diagnostics };
+  return { root, config, resources, fileCount: files.length + 1, diagnostics, policy };
 }

@@ -13,8 +13,8 @@ import type { PathSegment, SourceLocator } from './source-map.ts';
 // ajv-formats ships CommonJS whose default export is the plugin function.
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
 
-export function createAjv(): Ajv2020 {
-  const ajv = new Ajv2020({ allErrors: true, verbose: true, discriminator: true, strict: true, strictTypes: false, allowUnionTypes: true });
+export function createAjv(options: { readonly strictRequired?: boolean } = {}): Ajv2020 {
+  const ajv = new Ajv2020({ allErrors: true, verbose: true, discriminator: true, strict: true, strictTypes: false, allowUnionTypes: true, ...options });
   addFormats(ajv);
   return ajv;
 }

@@ -249,8 +249,23 @@ const RuleMatch = Type.Object(
   {
     kinds: Type.Optional(Type.Array(Type.String(), { description: 'Resource kinds the rule looks at, e.g. `[Agent]`.' })),
     labels: Type.Optional(Type.Record(Type.String(), Type.String(), { description: 'Labels the resource must carry.' })),
-    paths: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'Globs over changed paths, e.g. `spec.config.tools.**`.' })),
+    actions: Type.Optional(Type.Array(Type.Enum(['create', 'update', 'delete']), { minItems: 1, description: 'Only changes that create, update or delete (default: all three).' })),
+    paths: Type.Optional(
+      Type.Array(Type.String({ minLength: 1 }), {
+        minItems: 1,
+        description: 'Globs over changed paths, dot-separated: `*` is one segment, `**` any number (zero too), `{a,b}` either; e.g. `spec.config.tools.**`, `spec.cron.*`.',
+      }),
+    ),
     schema: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'A JSON Schema the resulting resource must match for the rule to apply.' })),
+  },
+  { additionalProperties: false },
+);
+
+const StateMatch = Type.Object(
+  {
+    kinds: RuleMatch.properties.kinds,
+    labels: RuleMatch.properties.labels,
+    schema: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'Only resources that match this JSON Schema are checked.' })),
   },
   { additionalProperties: false },
 );
@@ -292,11 +307,23 @@ export const Policy = resource(
             {
               id: Type.String({ pattern: '^[a-z0-9][a-z0-9.-]*$' }),
               description: Type.Optional(Type.String()),
-              match: RuleMatch,
-              require: Type.Record(Type.String(), Type.Unknown(), { description: 'A JSON Schema every matching resource must satisfy.' }),
+              match: StateMatch,
+              require: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'A JSON Schema every matching resource must satisfy.' })),
+              selectedBy: Type.Optional(
+                Type.Array(
+                  Type.Object(
+                    {
+                      kind: Type.String({ description: 'Kind of the resource that must select this one, e.g. `Budget`.' }),
+                      selector: Type.String({ pattern: '^[A-Za-z0-9_]+(\\.[A-Za-z0-9_]+)*$', description: 'Dotted path of its label selector, e.g. `spec.scope.agents`.' }),
+                    },
+                    { additionalProperties: false },
+                  ),
+                  { minItems: 1, description: 'For each entry, some resource of that kind must select this resource with the selector at that path ("every prod agent has a budget").' },
+                ),
+              ),
               message: Type.String({ minLength: 1 }),
             },
-            { additionalProperties: false },
+            { additionalProperties: false, description: 'Needs `require`, `selectedBy` or both.' },
           ),
           { description: 'Conformance rules over the whole desired state; violations fail validation.' },
         ),
@@ -323,6 +350,71 @@ export const PolicyException = resource(
   'A time-limited, owned waiver of one policy rule for some resources.',
 );
 
+const TestDocument = Type.Object(
+  {
+    apiVersion: Type.Optional(Type.String()),
+    kind: Type.String({ minLength: 1 }),
+    metadata: Type.Object({ name: Type.String({ minLength: 1 }), labels: Type.Optional(Type.Record(Type.String(), Type.String())) }, { additionalProperties: true }),
+    spec: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+  },
+  { additionalProperties: false, description: 'A resource document; only the parts the rules look at are needed.' },
+);
+
+const TestChange = Type.Object(
+  {
+    path: Type.String({ minLength: 1, description: 'Changed path inside the resource, e.g. `spec.config.sandbox.mode` or `spec.cron[nightly]`.' }),
+    action: Type.Optional(Type.Enum(['create', 'update', 'delete'], { default: 'update' })),
+    before: Type.Optional(Type.Unknown()),
+    after: Type.Optional(Type.Unknown()),
+    secret: Type.Optional(Type.Boolean({ description: 'The value is a secret (matches `…secretRef` paths).' })),
+  },
+  { additionalProperties: false },
+);
+
+export const PolicyTest = resource(
+  'PolicyTest',
+  Type.Object(
+    {
+      policies: Type.Array(Type.String({ minLength: 1 }), { minItems: 1, description: 'Policies under test: Policy documents found in the tested folder first, then built-in packs.' }),
+      now: Type.Optional(Type.String({ format: 'date-time', description: 'The clock the cases run at (exceptions expire against it).' })),
+      exceptions: Type.Optional(Type.Array(PolicyException, { description: 'PolicyExceptions in effect for every case.' })),
+      resources: Type.Optional(Type.Array(TestDocument, { description: 'Other resources every state case sees (Budgets, ApprovalRules…).' })),
+      cases: Type.Array(
+        Type.Object(
+          {
+            name: Type.String({ minLength: 1 }),
+            resource: Type.Optional(TestDocument),
+            change: Type.Optional(TestChange),
+            changes: Type.Optional(Type.Array(TestChange, { minItems: 1 })),
+            state: Type.Optional(Type.Array(TestDocument, { description: 'A state case: these resources are checked against the state rules.' })),
+            expect: Type.Object(
+              {
+                effect: Type.Optional(Type.Enum([...EFFECTS])),
+                risk: Type.Optional(Type.Enum([...RISKS])),
+                rules: Type.Optional(Type.Array(Type.String(), { description: 'Exactly the rules that match (`policy/id`).' })),
+                approvals: Type.Optional(
+                  Type.Array(
+                    Type.Object(
+                      { rule: Type.String(), count: Type.Integer({ minimum: 1 }), teams: Type.Optional(Type.Array(Type.String())), users: Type.Optional(Type.Array(Type.String())) },
+                      { additionalProperties: false },
+                    ),
+                  ),
+                ),
+                violations: Type.Optional(Type.Array(Type.String(), { description: 'Exactly the state rules violated (`policy/id`); [] for none.' })),
+              },
+              { additionalProperties: false },
+            ),
+          },
+          { additionalProperties: false, description: 'A change case (`resource`, optionally `change`/`changes`) or a state case (`state`).' },
+        ),
+        { minItems: 1 },
+      ),
+    },
+    { additionalProperties: false },
+  ),
+  'Table tests of policies, run by `clawops policy test`: a change or a state in, the expected verdict out.',
+);
+
 /** kind → schema. Order is the order `init` writes examples and `validate` reports kinds. */
 export const KINDS = {
   Gateway,
@@ -334,6 +426,7 @@ export const KINDS = {
   TemplateDeployment,
   Policy,
   PolicyException,
+  PolicyTest,
 } as const satisfies Record<string, TSchema>;
 
 export type KindName = keyof typeof KINDS;

@@ -1,9 +1,8 @@
 /**
- * What kind of change a path is, and how risky by default. The policy engine replaces the risk
- * table with rules; the categories stay (DESIGN §3).
+ * What kind of change a path is (DESIGN §3's categories). How risky it is, and whether it may be
+ * applied, is policy's to say (reconciler/policy/).
  */
-import type { Risk } from '../model/common.ts';
-import type { Action, Category } from './plan.ts';
+import type { Category } from './plan.ts';
 
 const CONFIG_CATEGORY: Readonly<Record<string, Category>> = {
   name: 'identity',
@@ -48,40 +47,4 @@ export function categoryOf(section: Section, path: readonly string[]): Category 
     case 'agent':
       return 'identity';
   }
-}
-
-/** The default table (DESIGN §4's baseline in miniature): loosening a guard is critical. */
-export function defaultRisk(section: Section, path: readonly string[], action: Action, after: unknown, secret: boolean): Risk {
-  if (secret) return 'critical';
-  if (section === 'agent') return 'high';
-  if (section === 'exec') {
-    const key = path[0];
-    if (key === 'security' && after === 'full') return 'critical';
-    if (key === 'ask' && after === 'off') return 'critical';
-    if (key === 'autoAllowSkills' && after === true) return 'critical';
-    return key === 'allowlist' ? (action === 'delete' ? 'low' : 'medium') : 'high';
-  }
-  if (section !== 'config') return 'medium';
-  const [head, next] = path;
-  if (head === 'sandbox') return sandboxLoosened(path, after, action) ? 'critical' : 'high';
-  if (head === 'tools' && next === 'elevated') return 'critical';
-  switch (categoryOf('config', path)) {
-    case 'identity':
-      return 'low';
-    case 'model':
-    case 'tools':
-      return 'high';
-    case 'skills':
-    case 'channels':
-      return 'medium';
-    default:
-      return 'medium';
-  }
-}
-
-function sandboxLoosened(path: readonly string[], after: unknown, action: Action): boolean {
-  if (action === 'delete') return true;
-  const mode = path[1] === 'mode' ? after : path.length === 1 && after && typeof after === 'object' ? (after as { mode?: unknown }).mode : undefined;
-  const access = path[1] === 'workspaceAccess' ? after : path.length === 1 && after && typeof after === 'object' ? (after as { workspaceAccess?: unknown }).workspaceAccess : undefined;
-  return mode === 'off' || access === 'rw';
 }

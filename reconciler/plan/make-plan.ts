@@ -18,7 +18,9 @@ import type { LoadedOf } from '../load/resource.ts';
 import { readSecret } from '../secrets/age-store.ts';
 import type { StateStore } from '../state/state-store.ts';
 import { RISKS } from '../model/common.ts';
-import type { GatewayPlan, Plan, PlanSummary } from './plan.ts';
+import type { GatewayPlan, Plan, PlanNote, PlanSummary } from './plan.ts';
+import { expiringSoon } from '../policy/exceptions.ts';
+import { ofKind } from '../load/resource.ts';
 import { planGateway } from './planner.ts';
 import { readLive, type LiveGateway } from './read-live.ts';
 import { checkAgainstLiveSchema } from './live-schema-check.ts';
@@ -93,7 +95,7 @@ export async function planOne(gw: LoadedOf<'Gateway'>, ctx: PlanContext, opts: {
       await session.client.close();
       return { plan: { ...base, version: live.version, status: 'error', errors: invalid } };
     }
-    const plan = await planGateway({ desired, live, lastApplied, secretHash: await secretHasher(ctx) });
+    const plan = await planGateway({ desired, live, lastApplied, secretHash: await secretHasher(ctx), policy: ctx.repo.policy.engine });
     if (!opts.keepSession) await session.client.close();
     return { plan, desired, live, ...(opts.keepSession ? { session } : {}) };
   } catch (e) {
@@ -106,12 +108,24 @@ export async function planOne(gw: LoadedOf<'Gateway'>, ctx: PlanContext, opts: {
 
 export async function makePlan(gateways: ReadonlyArray<LoadedOf<'Gateway'>>, ctx: PlanContext): Promise<Plan> {
   const planned = await mapLimited(gateways, ctx.parallelism, (gw) => planOne(gw, ctx, { keepSession: false }), ctx.onProgress);
-  return assemblePlan(planned.map((p) => p.plan), ctx.now());
+  return assemblePlan(planned.map((p) => p.plan), ctx.now(), policyNotes(ctx.repo, ctx.now()));
 }
 
-export function assemblePlan(gateways: GatewayPlan[], createdAt: Date): Plan {
+export function assemblePlan(gateways: GatewayPlan[], createdAt: Date, notes: PlanNote[] = []): Plan {
   const sorted = [...gateways].sort((a, b) => (a.gateway < b.gateway ? -1 : a.gateway > b.gateway ? 1 : 0));
-  return { formatVersion: 1, createdAt: createdAt.toISOString(), gateways: sorted, summary: summarize(sorted) };
+  return { formatVersion: 1, createdAt: createdAt.toISOString(), gateways: sorted, summary: summarize(sorted), notes };
+}
+
+/** Exceptions about to lapse: the changes they let through will need approval (or be denied) soon. */
+export function policyNotes(repo: FleetRepo, now: Date): PlanNote[] {
+  return expiringSoon(repo.policy.exceptions, now).map((e) => {
+    const r = ofKind(repo.resources, 'PolicyException').find((x) => x.name === e.name);
+    return {
+      level: 'warning' as const,
+      message: `PolicyException ${e.name} (waives ${e.value.spec.rule}, owner ${e.value.spec.owner}) expires ${e.value.spec.expiresAt}; renew it or let the rule apply again`,
+      ...(r ? { source: { file: r.file, ...r.locator.locate(['spec', 'expiresAt']) } } : {}),
+    };
+  });
 }
 
 export function summarize(gateways: readonly GatewayPlan[]): PlanSummary {
@@ -124,6 +138,8 @@ export function summarize(gateways: readonly GatewayPlan[]): PlanSummary {
     create: all.filter((c) => c.action === 'create').length,
     update: all.filter((c) => c.action === 'update').length,
     delete: all.filter((c) => c.action === 'delete').length,
+    needApproval: all.filter((c) => c.verdict.effect === 'require-approval').length,
+    denied: all.filter((c) => c.verdict.effect === 'deny').length,
     byRisk,
   };
 }

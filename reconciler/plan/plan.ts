@@ -8,6 +8,7 @@
  */
 import Type, { type Static } from 'typebox';
 import { RISKS } from '../model/common.ts';
+import { VerdictSchema } from '../policy/verdict.ts';
 
 export const CATEGORIES = ['identity', 'model', 'tools', 'skills', 'sandbox', 'channels', 'bindings', 'cron', 'approvals', 'files', 'budget', 'other'] as const;
 export type Category = (typeof CATEGORIES)[number];
@@ -35,7 +36,9 @@ export const Change = Type.Object(
     resource: Type.String(),
     action: Type.Enum([...ACTIONS]),
     category: Type.Enum([...CATEGORIES]),
+    /** The highest risk among the policy rules that match (low when none does). */
     risk: Type.Enum([...RISKS]),
+    verdict: VerdictSchema,
     /** Path inside the resource, e.g. `spec.config.tools.deny` or `spec.cron[nightly]`; `spec` for a whole agent. */
     path: Type.String(),
     before: Type.Optional(Json),
@@ -154,6 +157,9 @@ export const PlanSummary = Type.Object(
     create: Type.Integer({ minimum: 0 }),
     update: Type.Integer({ minimum: 0 }),
     delete: Type.Integer({ minimum: 0 }),
+    /** Changes policy holds until approved, and changes it denies. */
+    needApproval: Type.Integer({ minimum: 0 }),
+    denied: Type.Integer({ minimum: 0 }),
     byRisk: Type.Object(Object.fromEntries(RISKS.map((r) => [r, Type.Integer({ minimum: 0 })])) as Record<(typeof RISKS)[number], ReturnType<typeof Type.Integer>>, {
       additionalProperties: false,
     }),
@@ -171,6 +177,8 @@ export const Plan = Type.Object(
     commit: Type.Optional(Type.String()),
     gateways: Type.Array(GatewayPlan),
     summary: PlanSummary,
+    /** Fleet-wide notes, e.g. policy exceptions that expire within 7 days. */
+    notes: Type.Array(PlanNote),
   },
   { additionalProperties: false, description: 'clawops plan --format json; also the file `plan --out` saves and `apply FILE` reads.' },
 );

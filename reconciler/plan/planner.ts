@@ -11,10 +11,14 @@ import type { DesiredAgent, DesiredGateway } from '../desired/effective-state.ts
 import type { LoadedOf } from '../load/resource.ts';
 import type { LastApplied } from '../state/state-store.ts';
 import { bindingKey, buildDocs, cronDigest, EMBEDDED_KEYS, type AgentDoc, type ManagedAgentView } from './agent-docs.ts';
-import { categoryOf, defaultRisk, type Section } from './classify.ts';
+import { categoryOf, type Section } from './classify.ts';
+import { activeExceptions } from '../policy/exceptions.ts';
+import { compileRuleSet } from '../policy/rule-set.ts';
+import { PolicyEngine } from '../policy/verdict.ts';
 import { arrayPaths, deepEqual, getPath, isObject, pathKey, setPath } from './json-paths.ts';
 import type { Action, Change, GatewayOperations, GatewayPlan, PlanNote, SourceLocation } from './plan.ts';
 import { fileKey, type LiveGateway } from './read-live.ts';
+import { formatResourcePath, keyedSegment, parseResourcePath } from './resource-path.ts';
 
 export interface PlanGatewayInput {
   readonly desired: DesiredGateway;
@@ -22,12 +26,17 @@ export interface PlanGatewayInput {
   readonly lastApplied: LastApplied | undefined;
   /** Keyed hash of a secret's value, by secret name. */
   readonly secretHash: (name: string) => Promise<string>;
+  /** Rates and gates each change (default: no rules, so every change is allowed at low risk). */
+  readonly policy?: PolicyEngine;
 }
+
+const NO_POLICY = new PolicyEngine(compileRuleSet([]).set, activeExceptions([], new Date(0)));
 
 const emptyOperations = (): GatewayOperations => ({ deleteAgents: [], cronUpserts: [], cronRemovals: [], files: [] });
 
 export async function planGateway(input: PlanGatewayInput): Promise<GatewayPlan> {
   const { desired, live, lastApplied } = input;
+  const policy = input.policy ?? NO_POLICY;
   const gw = desired.gateway;
   const notes: PlanNote[] = [...desired.notes];
   const docs = await buildDocs(desired, live, lastApplied, input.secretHash);
@@ -61,14 +70,27 @@ export async function planGateway(input: PlanGatewayInput): Promise<GatewayPlan>
     const resource = view.desired ? `Agent/${view.desired.resource.name}` : `Agent/${id}`;
     const add = (section: Section, path: string[], before: unknown, after: unknown, source?: SourceLocation, secret = false) => {
       const action: Action = before === undefined ? 'create' : after === undefined ? 'delete' : 'update';
+      const owner = section === 'exec' && view.desired?.exec ? view.desired.exec.rule : view.desired?.resource;
+      const changePath = resourcePath(section, path);
+      const { risk, verdict } = policy.judge({
+        kind: owner?.kind ?? 'Agent',
+        labels: owner?.value.metadata.labels,
+        resource: owner?.value,
+        path: changePath,
+        action,
+        before,
+        after,
+        secret,
+      });
       changes.push({
         gateway: gw.name,
         agentId: id,
-        resource: section === 'exec' && view.desired?.exec ? `ApprovalRule/${view.desired.exec.rule.name}` : resource,
+        resource: owner ? `${owner.kind}/${owner.name}` : resource,
         action,
         category: categoryOf(section, path),
-        risk: defaultRisk(section, path, action, after, secret),
-        path: resourcePath(section, path),
+        risk,
+        verdict,
+        path: changePath,
         ...(before !== undefined ? { before } : {}),
         ...(after !== undefined ? { after } : {}),
         ...(secret ? { secret: true } : {}),
@@ -203,15 +225,15 @@ function resourcePath(section: Section, path: string[]): string {
     case 'agent':
       return path.length ? 'spec.config' : 'spec';
     case 'config':
-      return ['spec', 'config', ...path].join('.');
+      return formatResourcePath(['spec', 'config', ...path]);
     case 'bindings':
-      return `spec.bindings[${path[0]}]`;
+      return `spec.bindings${keyedSegment(path[0]!)}`;
     case 'cron':
-      return `spec.cron[${path[0]}]`;
+      return `spec.cron${keyedSegment(path[0]!)}`;
     case 'files':
-      return `spec.files.${path[0]}`;
+      return formatResourcePath(['spec', 'files', path[0]!]);
     case 'exec':
-      return path.length > 1 ? `spec.exec.allowlist[${path[1]}]` : `spec.exec.${path[0]}`;
+      return path.length > 1 ? `spec.exec.allowlist${keyedSegment(path[1]!)}` : formatResourcePath(['spec', 'exec', path[0]!]);
   }
 }
 
@@ -293,7 +315,7 @@ function operationsFor(changes: readonly Change[], views: ReadonlyMap<string, Ma
   }
 
   for (const c of changes.filter((c) => c.category === 'cron')) {
-    const key = `clawops:${c.agentId}:${c.path.slice('spec.cron['.length, -1)}`;
+    const key = `clawops:${c.agentId}:${parseResourcePath(c.path)[2]}`;
     if (c.action === 'delete') {
       const job = live.cron.find((j) => j.declarationKey === key);
       if (job) ops.cronRemovals.push({ id: job.id, declarationKey: key });
@@ -304,7 +326,7 @@ function operationsFor(changes: readonly Change[], views: ReadonlyMap<string, Ma
   }
 
   for (const c of changes.filter((c) => c.category === 'files' && c.action !== 'delete')) {
-    const name = c.path.slice('spec.files.'.length);
+    const name = parseResourcePath(c.path)[2]!;
     const f = views.get(c.agentId)?.desired?.files.find((x) => x.name === name);
     if (!f) continue;
     const liveFile = live.files.get(fileKey(c.agentId, name));

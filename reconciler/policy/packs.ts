@@ -1,34 +1,55 @@
 /**
  * The built-in policy packs shipped in `policies/` (one Policy document per file, named after the
- * pack). Repos opt in from clawops.yaml (`policies: [baseline]`).
+ * pack), checked against the Policy schema like any repo file. Repos opt in from clawops.yaml
+ * (`policies: [baseline]`).
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { packageRoot } from '../package-root.ts';
+import type { Diagnostic } from '../diagnostics/diagnostic.ts';
 import { DEFAULT_LIMITS } from '../load/limits.ts';
 import { parseYamlFile } from '../load/parse-yaml-file.ts';
+import type { SchemaRegistry } from '../load/schema-validator.ts';
+import { Policy } from '../model/kinds.ts';
+import { packageRoot } from '../package-root.ts';
+import type { PolicySource } from './rule-set.ts';
 
-export interface PolicyPack {
-  readonly name: string;
-  readonly file: string;
-  readonly value: unknown;
+export interface PolicyPack extends PolicySource {
+  readonly version?: string;
   readonly ruleIds: ReadonlySet<string>;
 }
 
-/** Reads the packs afresh on each call; they are a few small files and tests may load many repos. */
-export async function builtinPacks(): Promise<Map<string, PolicyPack>> {
-  const dir = join(packageRoot(), 'policies');
-  const packs = new Map<string, PolicyPack>();
-  const names = (await readdir(dir).catch(() => [] as string[])).filter((f) => f.endsWith('.yaml')).sort();
+export const ruleIdsOf = (p: PolicySource['value']): Set<string> => new Set([...(p.spec.rules ?? []), ...(p.spec.stateRules ?? [])].map((r) => r.id));
+
+/** Policy documents of the YAML files directly in `dir` (built-in packs; a `policy test` folder). */
+export async function readPolicyFiles(dir: string, relativeTo: string, schemas: SchemaRegistry): Promise<{ policies: PolicyPack[]; diagnostics: Diagnostic[] }> {
+  const policies: PolicyPack[] = [];
+  const diagnostics: Diagnostic[] = [];
+  const names = (await readdir(dir).catch(() => [] as string[])).filter((f) => f.endsWith('.yaml') || f.endsWith('.yml')).sort();
   for (const f of names) {
-    const parsed = parseYamlFile(`policies/${f}`, await readFile(join(dir, f)), DEFAULT_LIMITS);
+    const file = `${relativeTo}${f}`;
+    const parsed = parseYamlFile(file, await readFile(join(dir, f)), DEFAULT_LIMITS);
+    diagnostics.push(...parsed.diagnostics);
     for (const doc of parsed.documents) {
-      const v = doc.value as { metadata?: { name?: string }; spec?: { rules?: Array<{ id: string }>; stateRules?: Array<{ id: string }> } };
-      const name = v.metadata?.name;
-      if (!name) continue;
-      const ids = [...(v.spec?.rules ?? []), ...(v.spec?.stateRules ?? [])].map((r) => r.id);
-      packs.set(name, { name, file: `policies/${f}`, value: v, ruleIds: new Set(ids) });
+      const v = doc.value as { kind?: unknown; metadata?: { name?: unknown; labels?: Record<string, string> } } | null;
+      if (v?.kind !== 'Policy') continue;
+      const problems = schemas.check(Policy, v, { file, resource: `Policy/${String(v.metadata?.name)}`, locator: doc.locator });
+      diagnostics.push(...problems);
+      if (problems.some((d) => d.severity === 'error')) continue;
+      const value = v as PolicySource['value'];
+      const version = value.metadata.labels?.['clawops.dev/pack-version'];
+      policies.push({ name: value.metadata.name, file, value, locator: doc.locator, ruleIds: ruleIdsOf(value), ...(version ? { version } : {}) });
     }
   }
-  return packs;
+  return { policies, diagnostics };
+}
+
+let cached: Promise<{ packs: Map<string, PolicyPack>; diagnostics: Diagnostic[] }> | undefined;
+
+/** The packs ship with clawops and never change while it runs: read and checked once per process. */
+export function builtinPacks(schemas: SchemaRegistry): Promise<{ packs: Map<string, PolicyPack>; diagnostics: Diagnostic[] }> {
+  cached ??= readPolicyFiles(join(packageRoot(), 'policies'), 'policies/', schemas).then(({ policies, diagnostics }) => ({
+    packs: new Map(policies.map((p) => [p.name, p])),
+    diagnostics,
+  }));
+  return cached;
 }

@@ -6,7 +6,8 @@
  * that says what happened and no body: their hashes are for machines, not reviewers.
  */
 import { isDeepStrictEqual } from 'node:util';
-import type { Risk } from '../../model/common.ts';
+import type { Effect, Risk } from '../../model/common.ts';
+import type { Verdict } from '../../policy/verdict.ts';
 import type { Action, Change, SourceLocation } from '../plan.ts';
 import { compactJson, jsonLines } from './json-value.ts';
 import { compareText } from './order.ts';
@@ -29,6 +30,9 @@ export interface ChangeView {
   /** `path` or `path: value` / `path: before → after`. */
   readonly head: string;
   readonly risk: Risk;
+  /** What policy says, when it is more than "allowed": `denied by …`, `needs 2 approvals from security …`. */
+  readonly gate: string | undefined;
+  readonly effect: Effect;
   readonly location: string | undefined;
   readonly body: readonly BodyLine[];
 }
@@ -77,7 +81,7 @@ function memberDiff(before: Record<string, unknown>, after: Record<string, unkno
 
 export function viewChange(c: Change): ChangeView {
   const path = printable(c.path);
-  const base = { sigil: SIGILS[c.action], risk: c.risk, location: formatLocation(c.source) };
+  const base = { sigil: SIGILS[c.action], risk: c.risk, gate: verdictText(c.verdict), effect: c.verdict.effect, location: formatLocation(c.source) };
   if (c.secret) return { ...base, head: `${path}: ${SECRET_WORDS[c.action]}`, body: [] };
   if (c.action === 'update' && isObject(c.before) && isObject(c.after)) {
     const { line, more } = entry(path, 'update', c.before, c.after, '');
@@ -85,4 +89,22 @@ export function viewChange(c: Change): ChangeView {
   }
   const { line, more } = entry(path, c.action, c.before, c.after, '');
   return { ...base, head: line, body: more };
+}
+
+const who = (a: Verdict['approvals'][number]): string => {
+  const from = [...(a.teams ?? []), ...(a.users ?? []).map((u) => `@${u}`)];
+  return `${a.count} ${a.count === 1 ? 'approval' : 'approvals'}${from.length ? ` from ${from.join(' or ')}` : ''}`;
+};
+
+/** One line for the policy verdict: the effect, who must approve, the rules behind it, waivers. */
+export function verdictText(v: Verdict): string | undefined {
+  const waived = v.waived?.length ? `waived: ${v.waived.map((w) => `${printable(w.rule)} by exception ${printable(w.exception)} until ${printable(w.expiresAt)}`).join('; ')}` : '';
+  const denials = v.rules.filter((r) => r.effect === 'deny');
+  const main =
+    v.effect === 'deny'
+      ? `denied by ${denials.map((r) => `${printable(r.rule)} (${printable(r.message)})`).join(', ')}`
+      : v.effect === 'require-approval'
+        ? `needs ${v.approvals.map((a) => `${who(a)} (${printable(a.rule)})`).join(' and ')}`
+        : '';
+  return [main, waived].filter(Boolean).join('; ') || undefined;
 }

@@ -13,7 +13,7 @@ import { viewChange, type BodyLine, type ChangeView } from './change-view.ts';
 import { gatewayState, hasSection } from './gateway-state.ts';
 import { codeSpan, escapeHtml, escapeText, fenceFor, tableCell } from './markdown-escape.ts';
 import { groupByAgent, sortedGateways } from './order.ts';
-import { failureKind, fleetTally, plural, riskCounts, summarySentence, tally, total, type Tally } from './tally.ts';
+import { failureKind, fleetTally, gateCounts, plural, riskCounts, summarySentence, tally, total, type Tally } from './tally.ts';
 
 export interface MarkdownOptions {
   /** Upper bound on the comment's length; below ~1,000 it cannot be met. */
@@ -43,7 +43,7 @@ function bodyLines(body: readonly BodyLine[]): string[] {
 
 function changeLines(v: ChangeView): string[] {
   const location = v.location ? `  ${v.location}` : '';
-  return [`${v.sigil} ${v.head}  [${v.risk}]${location}`, ...bodyLines(v.body)];
+  return [`${v.sigil} ${v.head}  [${v.risk}]${v.gate ? ` ${v.gate}` : ''}${location}`, ...bodyLines(v.body)];
 }
 
 function fenced(info: string, lines: readonly string[]): string {
@@ -133,10 +133,12 @@ function head(plan: Plan, gateways: readonly GatewayPlan[]): string {
   const t = fleetTally(gateways);
   const facts = [
     ...(total(t.changes) ? [`Risk: ${riskCounts(t.changes)}`] : []),
+    ...(gateCounts(t.changes) ? [`Policy: ${gateCounts(t.changes)}`] : []),
     ...(plan.commit ? [`commit ${codeSpan(plan.commit.slice(0, 12))}`] : []),
     `live state read ${escapeText(plan.createdAt)}`,
   ];
-  return `## clawops plan\n\n**${escapeText(summarySentence(gateways))}**\n\n${facts.join(' · ')}`;
+  const notes = plan.notes.length ? `\n\n${plan.notes.map(noteItem).join('\n')}` : '';
+  return `## clawops plan\n\n**${escapeText(summarySentence(gateways))}**\n\n${facts.join(' · ')}${notes}`;
 }
 
 const omissionNote = (gateways: number, changes: number): string =>

@@ -12,9 +12,12 @@ export interface Tally {
   delete: number;
   readonly byRisk: Record<Risk, number>;
   highestRisk: Risk | undefined;
+  /** Changes policy holds for approval, and changes it denies. */
+  needApproval: number;
+  denied: number;
 }
 
-const emptyTally = (): Tally => ({ create: 0, update: 0, delete: 0, byRisk: { low: 0, medium: 0, high: 0, critical: 0 }, highestRisk: undefined });
+const emptyTally = (): Tally => ({ create: 0, update: 0, delete: 0, byRisk: { low: 0, medium: 0, high: 0, critical: 0 }, highestRisk: undefined, needApproval: 0, denied: 0 });
 
 export const total = (t: Tally): number => t.create + t.update + t.delete;
 
@@ -23,6 +26,8 @@ export function tally(changes: readonly Change[]): Tally {
   for (const c of changes) {
     t[c.action] += 1;
     t.byRisk[c.risk] += 1;
+    if (c.verdict.effect === 'deny') t.denied += 1;
+    else if (c.verdict.effect === 'require-approval') t.needApproval += 1;
     if (t.highestRisk === undefined || RISKS.indexOf(c.risk) > RISKS.indexOf(t.highestRisk)) t.highestRisk = c.risk;
   }
   return t;
@@ -40,6 +45,10 @@ export const riskCounts = (t: Tally): string =>
     .filter((r) => t.byRisk[r] > 0)
     .map((r) => `${t.byRisk[r]} ${r}`)
     .join(', ');
+
+/** `2 need approval, 1 denied`; empty when policy allows everything. */
+export const gateCounts = (t: Tally): string =>
+  [...(t.needApproval ? [`${t.needApproval} ${t.needApproval === 1 ? 'needs' : 'need'} approval`] : []), ...(t.denied ? [`${t.denied} denied`] : [])].join(', ');
 
 /** Why a gateway could not be planned, by its first error: `unreachable`, `auth error`, … */
 export const failureKind = (g: GatewayPlan): string => {
@@ -87,5 +96,6 @@ export function summarySentence(gateways: readonly GatewayPlan[]): string {
       ? `No changes. Live matches git on ${f.gateways} ${noun}.`
       : `No changes. Live matches git on ${f.gateways - f.gatewaysWithErrors} of ${f.gateways} ${noun}${failed}.`;
   }
-  return `Plan: ${actionCounts(f.changes)} on ${f.gatewaysWithChanges} of ${f.gateways} ${noun}${failed}.`;
+  const gate = gateCounts(f.changes);
+  return `Plan: ${actionCounts(f.changes)} on ${f.gatewaysWithChanges} of ${f.gateways} ${noun}${failed}.${gate ? ` Policy: ${gate}.` : ''}`;
 }

@@ -31,7 +31,8 @@ const UNCHANGED_NAMED = 10;
 function changeLines(v: ChangeView, paint: Paint): string[] {
   const risk = paint(`[${v.risk}]`, ...(v.risk === 'critical' ? (['bold'] as const) : []));
   const location = v.location ? `  ${paint(v.location, 'dim')}` : '';
-  const head = `    ${paint(`${v.sigil} ${v.head}`, ACTION_STYLE[v.sigil])}  ${risk}${location}`;
+  const gate = v.gate ? ` ${paint(v.gate, ...(v.effect === 'deny' ? (['red', 'bold'] as const) : v.effect === 'require-approval' ? (['yellow'] as const) : (['dim'] as const)))}` : '';
+  const head = `    ${paint(`${v.sigil} ${v.head}`, ACTION_STYLE[v.sigil])}  ${risk}${gate}${location}`;
   return [head, ...v.body.map((b) => `        ${paint(`${b.sign} ${b.text}`, ACTION_STYLE[b.sign])}`)];
 }
 
@@ -72,6 +73,7 @@ export function renderPlanText(plan: Plan, options: TextOptions): string {
   const blocks: string[][] = gateways.filter(hasSection).map((g) => gatewaySection(g, paint));
   const unchanged = unchangedLine(gateways.filter((g) => !hasSection(g)));
   if (unchanged.length) blocks.push(unchanged);
+  if (plan.notes.length) blocks.push(plan.notes.flatMap((n) => noteLines(n, paint)));
   blocks.push([paint(summarySentence(gateways), 'bold')]);
   return blocks.map((b) => b.join('\n')).join('\n\n') + '\n';
 }
