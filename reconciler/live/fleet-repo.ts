@@ -21,8 +21,8 @@ export interface ValidRepo extends FleetRepo {
 }
 
 /** Loads the repo; any error diagnostic aborts with all diagnostics listed, as `validate` prints them. */
-export async function loadValidRepo(dir: string, command: string): Promise<ValidRepo> {
-  const repo = await loadRepo(dir);
+export async function loadValidRepo(dir: string, command: string, now?: Date): Promise<ValidRepo> {
+  const repo = await loadRepo(dir, now ? { now } : {});
   const errors = repo.diagnostics.filter(isError).length;
   if (errors || !repo.config) {
     throw new InvalidRepoError(

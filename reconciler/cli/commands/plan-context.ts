@@ -26,7 +26,7 @@ export async function planContext(
   ports: Ports,
   command: string,
 ): Promise<{ repo: ValidRepo; gateways: Array<LoadedOf<'Gateway'>>; ctx: PlanContext }> {
-  const repo = await loadValidRepo(opts.repo, command);
+  const repo = await loadValidRepo(opts.repo, command, ports.now());
   const gateways = selectGateways(repo, opts.gateway);
   const access = await accessContext(repo, opts.identity, ports);
   const device = await loadDevice(access);

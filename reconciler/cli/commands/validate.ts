@@ -20,7 +20,7 @@ export function validateReport(diagnostics: readonly Diagnostic[], files: number
 }
 
 export async function runValidate(opts: ValidateOptions, ports: Ports): Promise<ExitCode> {
-  const repo = await loadRepo(opts.repo);
+  const repo = await loadRepo(opts.repo, { now: ports.now() });
   const report = validateReport(repo.diagnostics, repo.fileCount, repo.resources.length);
   if (opts.json) {
     ports.out.write(JSON.stringify(report, null, 2) + '\n');
