@@ -50,7 +50,7 @@ function applyResults(stdout: string): GatewayApplyResult[] {
 }
 
 beforeAll(async () => {
-  fleet = await exampleFleet({ eu: sharedGateway('c').url, us: sharedGateway('d').url }, sharedGateway('c').token);
+  fleet = await exampleFleet({ eu: sharedGateway('c').url, us: sharedGateway('d').url }, sharedGateway('c').token, { policies: false });
 });
 afterAll(async () => {
   await Promise.all(sessions.map((s) => s.client.close()));
@@ -216,6 +216,95 @@ describe('concurrent edits between plan and apply', () => {
     // It really raced: some applies got in first, some were refused.
     expect(refused).toBeGreaterThan(0);
     expect(applied).toBeGreaterThan(0);
+  });
+});
+
+describe('policy gates apply (examples/fleet with baseline and its own guardrails)', () => {
+  let guarded: ExampleFleet;
+  beforeAll(async () => {
+    guarded = await exampleFleet({ eu: sharedGateway('c').url, us: sharedGateway('d').url }, sharedGateway('c').token);
+  });
+  afterAll(() => guarded.remove());
+
+  interface JsonChange {
+    agentId: string;
+    path: string;
+    risk: string;
+    verdict: { effect: string; rules: Array<{ rule: string }>; approvals: Array<{ rule: string; count: number; teams?: string[] }> };
+  }
+  interface GatedResult extends GatewayApplyResult {
+    gated: Array<{ agentId: string; path: string; gate: string; why: string }>;
+    breakGlass?: { by: string; reason: string; changes: number };
+  }
+
+  it('shows every verdict in text, Markdown and JSON; apply refuses the deny, holds the approval, applies the allow', { timeout: 240_000 }, async () => {
+    const eu = ['--repo', guarded.dir, '--gateway', 'prod-eu'];
+    const env = { ...guarded.env, CLAWOPS_ACTOR: 'test-operator' };
+    // Whatever earlier tests left on the gateway, bring it to the example first.
+    const converge = await clawops(['apply', ...eu, '--auto-approve', '--break-glass', '--reason', 'align the test gateway with the example', '--json'], { env });
+    expect(converge.code, converge.stderr).toBe(0);
+    expect((await clawops(['plan', ...eu, '--detailed-exitcode'], { env })).code).toBe(0);
+
+    guarded.edit('agents/support/kb-curator.yaml', (t) => t.replace('name: KB Curator', 'name: KB Curator EU').replace('expr: "0 7 * * 1"', 'expr: "0 6 * * 1"'));
+    guarded.edit('agents/support/triage.yaml', (t) => t.replace('primary: anthropic/claude-sonnet-4-6\n      fallbacks: [openai/gpt-5.4]', 'primary: openai/gpt-5.4\n      fallbacks: [anthropic/claude-sonnet-4-6]'));
+    guarded.edit('agents/platform/deploy-bot.yaml', (t) => t.replace('      allow: [read, write, edit, exec, process, message]', '      profile: full\n      allow: [read, write, edit, exec, process, message]'));
+
+    const json = await clawops(['plan', ...eu, '--format', 'json'], { env });
+    expect(json.code, json.stderr).toBe(0);
+    const changes = (JSON.parse(json.stdout) as { gateways: Array<{ changes: JsonChange[] }> }).gateways[0]!.changes;
+    const verdict = (agentId: string, path: string) => {
+      const c = changes.find((x) => x.agentId === agentId && x.path === path);
+      expect(c, `${agentId} ${path} in ${JSON.stringify(changes.map((x) => [x.agentId, x.path]))}`).toBeDefined();
+      return [c!.verdict.effect, c!.risk, c!.verdict.rules.map((r) => r.rule)];
+    };
+    expect(verdict('kb-curator', 'spec.config.name')).toEqual(['allow', 'low', ['baseline/names']]);
+    expect(verdict('kb-curator', 'spec.cron[weekly-review]')).toEqual(['allow', 'medium', ['baseline/cron']]);
+    expect(verdict('triage', 'spec.config.model.primary')).toEqual(['require-approval', 'high', ['baseline/model-change']]);
+    expect(verdict('deploy-bot', 'spec.config.tools.profile')).toEqual(['deny', 'high', ['baseline/tool-posture', 'fleet-guardrails/no-full-tools']]);
+    expect(changes.find((c) => c.agentId === 'triage')!.verdict.approvals).toEqual([{ rule: 'baseline/model-change', count: 1, teams: ['security'] }]);
+
+    const text = await clawops(['plan', ...eu], { env });
+    expect(text.stdout).toMatch(/spec\.config\.tools\.profile: "full".*\[high\] denied by fleet-guardrails\/no-full-tools/);
+    expect(text.stdout).toMatch(/spec\.config\.model\.primary: .*\[high\] needs 1 approval.*\(baseline\/model-change\)/);
+    expect(text.stdout).toMatch(/Policy: \d+ need approval, 1 denied\./);
+    const md = await clawops(['plan', ...eu, '--format', 'markdown'], { env });
+    expect(md.stdout).toContain('denied by fleet-guardrails/no-full-tools');
+    expect(md.stdout).toMatch(/Policy: \d+ need approval, 1 denied/);
+
+    const held = await clawops(['apply', ...eu, '--auto-approve', '--json'], { env });
+    expect(held.code, 'a denied change makes apply exit 1').toBe(1);
+    const [r] = (JSON.parse(held.stdout) as { results: GatedResult[] }).results;
+    expect(r!.status).toBe('applied');
+    expect(r!.breakGlass).toBeUndefined();
+    const gatedOf = (agentId: string) => r!.gated.filter((g) => g.agentId === agentId).map((g) => [g.path, g.gate]);
+    expect(gatedOf('kb-curator')).toEqual([]);
+    expect(gatedOf('triage')).toContainEqual(['spec.config.model.primary', 'hold']);
+    expect(gatedOf('deploy-bot')).toContainEqual(['spec.config.tools.profile', 'deny']);
+
+    const c = await session('c');
+    expect((await agent(c, 'kb-curator')).name).toBe('KB Curator EU');
+    expect(((await agent(c, 'triage')).model as JsonObject).primary).toBe('anthropic/claude-sonnet-4-6');
+    expect(((await agent(c, 'deploy-bot')).tools as JsonObject).profile).toBeUndefined();
+    // Held changes stay in the plan until approved; the applied ones are gone from it.
+    const pending = await clawops(['plan', ...eu, '--format', 'json'], { env });
+    const left = (JSON.parse(pending.stdout) as { gateways: Array<{ changes: JsonChange[] }> }).gateways[0]!.changes.map((x) => `${x.agentId} ${x.path}`);
+    expect(left).toContain('triage spec.config.model.primary');
+    expect(left).toContain('deploy-bot spec.config.tools.profile');
+    expect(left.filter((x) => x.startsWith('kb-curator'))).toEqual([]);
+
+    const missingReason = await clawops(['apply', ...eu, '--auto-approve', '--break-glass'], { env });
+    expect(missingReason.code).toBe(1);
+    expect(missingReason.stderr).toContain('--break-glass needs --reason');
+
+    const glass = await clawops(['apply', ...eu, '--auto-approve', '--break-glass', '--reason', 'INC-42: the Anthropic outage', '--json'], { env });
+    expect(glass.code, 'the deny still stands').toBe(1);
+    const [g] = (JSON.parse(glass.stdout) as { results: GatedResult[] }).results;
+    expect(g!.breakGlass).toEqual({ by: 'test-operator', reason: 'INC-42: the Anthropic outage', changes: expect.any(Number) });
+    expect(g!.gated.map((x) => [x.agentId, x.gate])).toEqual(g!.gated.map(() => ['deploy-bot', expect.any(String)]));
+    expect(((await agent(c, 'triage')).model as JsonObject).primary).toBe('openai/gpt-5.4');
+    expect(((await agent(c, 'deploy-bot')).tools as JsonObject).profile).toBeUndefined();
+    const text2 = await clawops(['apply', ...eu, '--auto-approve'], { env });
+    expect(text2.stdout).toMatch(/✗ denied {2}Agent\/deploy-bot spec\.config\.tools\.profile \[high\]: denied by fleet-guardrails\/no-full-tools/);
   });
 });
 

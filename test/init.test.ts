@@ -29,6 +29,10 @@ describe('clawops init', () => {
     );
     for (const k of [...KIND_NAMES, 'Repository']) expect(kinds, k).toContain(k);
     expect(report.summary.resources).toBeGreaterThanOrEqual(KIND_NAMES.length);
+    // Its policy comes with passing table tests.
+    const tests = await clawops(['policy', 'test', join(dir, 'policies')]);
+    expect(tests.stdout).toContain('PASS: 2/2 cases passed');
+    expect(tests.code).toBe(0);
   });
 
   it('points every YAML file at a schema file that exists, for editors', () => {

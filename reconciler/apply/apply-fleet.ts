@@ -8,42 +8,101 @@ import type { LoadedOf } from '../load/resource.ts';
 import { mapLimited } from '../live/parallel.ts';
 import { planOne, secretHasher, type PlanContext } from '../plan/make-plan.ts';
 import { deepEqual } from '../plan/json-paths.ts';
-import type { GatewayPlan, Plan } from '../plan/plan.ts';
+import type { Change, GatewayPlan, Plan } from '../plan/plan.ts';
+import { planGateway } from '../plan/planner.ts';
+import { gate, missingApprovals, type ApprovalEvidence } from '../policy/approvals.ts';
+import type { ManagedAgent } from '../state/state-store.ts';
 import { readSecret } from '../secrets/age-store.ts';
 import { applyGateway, type GatewayApplyResult } from './apply-gateway.ts';
 
 export interface ApplyFleetOptions {
   readonly maxRateLimitWaitMs?: number;
+  /** Approval evidence for changes policy gates (reviews, or a break-glass override). */
+  readonly evidence?: ApprovalEvidence;
 }
 
-export async function applyPlan(plan: Plan, gateways: ReadonlyArray<LoadedOf<'Gateway'>>, ctx: PlanContext, opts: ApplyFleetOptions = {}): Promise<GatewayApplyResult[]> {
+/** A change policy kept from being applied, and why. */
+export interface GatedChange {
+  readonly agentId: string;
+  readonly resource: string;
+  readonly path: string;
+  readonly risk: Change['risk'];
+  readonly gate: 'hold' | 'deny';
+  readonly why: string;
+}
+
+export interface FleetApplyResult extends GatewayApplyResult {
+  /** Changes not applied: denied, waiting for approval, or held with their agent. */
+  readonly gated: readonly GatedChange[];
+  /** Set when a break-glass override let require-approval changes through. */
+  readonly breakGlass?: { readonly by: string; readonly reason: string; readonly changes: number };
+}
+
+export async function applyPlan(plan: Plan, gateways: ReadonlyArray<LoadedOf<'Gateway'>>, ctx: PlanContext, opts: ApplyFleetOptions = {}): Promise<FleetApplyResult[]> {
   const byName = new Map(gateways.map((g) => [g.name, g]));
   const secretHash = await secretHasher(ctx);
   const secretValue = (name: string) => readSecret(ctx.access.root, name, ctx.access.identities, ctx.access.redactor);
-  return mapLimited(plan.gateways, ctx.parallelism, async (given): Promise<GatewayApplyResult> => {
-    const refused = (message: string): GatewayApplyResult => ({ gateway: given.gateway, status: 'refused', message, writes: 0, changes: given.changes.length });
+  return mapLimited(plan.gateways, ctx.parallelism, async (given): Promise<FleetApplyResult> => {
+    const refused = (message: string): FleetApplyResult => ({ gateway: given.gateway, status: 'refused', message, writes: 0, changes: given.changes.length, gated: [] });
     const gw = byName.get(given.gateway);
     if (!gw) return refused(`${given.gateway} is no longer a Gateway in the repo`);
-    if (given.status === 'error') return { gateway: given.gateway, status: 'failed', message: given.errors.map((e) => e.message).join('; '), writes: 0, changes: 0 };
+    if (given.status === 'error') return { gateway: given.gateway, status: 'failed', message: given.errors.map((e) => e.message).join('; '), writes: 0, changes: 0, gated: [] };
     const fresh = await planOne(gw, ctx, { keepSession: true });
-    if (!fresh.session || !fresh.desired) return { gateway: given.gateway, status: 'failed', message: fresh.plan.errors.map((e) => e.message).join('; '), writes: 0, changes: given.changes.length };
+    if (!fresh.session || !fresh.desired || !fresh.live) return { gateway: given.gateway, status: 'failed', message: fresh.plan.errors.map((e) => e.message).join('; '), writes: 0, changes: given.changes.length, gated: [] };
     try {
       const why = divergence(given, fresh.plan);
       if (why) return refused(why);
-      return await applyGateway(given, fresh.session, {
+      const lastApplied = await ctx.store.lastApplied(gw.name);
+      const gating = gatePlan(fresh.plan, opts.evidence);
+      let toApply = given;
+      let desired = fresh.desired;
+      let owned = lastApplied;
+      let heldAgents: Record<string, ManagedAgent> | undefined;
+      if (gating.heldAgents.size) {
+        // An agent's changes go together: applying part of them would leave a config nobody
+        // reviewed. The held agents are taken out of the plan; the rest is planned again.
+        desired = { ...fresh.desired, agents: new Map([...fresh.desired.agents].filter(([id]) => !gating.heldAgents.has(id))) };
+        heldAgents = Object.fromEntries(Object.entries(lastApplied?.agents ?? {}).filter(([id]) => gating.heldAgents.has(id)));
+        owned = lastApplied && { ...lastApplied, agents: Object.fromEntries(Object.entries(lastApplied.agents).filter(([id]) => !gating.heldAgents.has(id))) };
+        toApply = await planGateway({ desired, live: fresh.live, lastApplied: owned, secretHash, policy: ctx.repo.policy.engine });
+      }
+      const result = await applyGateway(toApply, fresh.session, {
         repoRoot: ctx.repo.root,
         store: ctx.store,
-        desired: fresh.desired,
-        lastApplied: await ctx.store.lastApplied(gw.name),
+        desired,
+        lastApplied: owned,
         secretValue,
         secretHash,
         now: ctx.now,
+        ...(heldAgents ? { heldAgents } : {}),
         ...(opts.maxRateLimitWaitMs !== undefined ? { maxRateLimitWaitMs: opts.maxRateLimitWaitMs } : {}),
       });
+      const landed = result.status === 'applied' || result.status === 'unchanged';
+      return {
+        ...result,
+        gated: gating.gated,
+        ...(opts.evidence?.kind === 'break-glass' && landed && gating.breakGlassed > 0 ? { breakGlass: { by: opts.evidence.by, reason: opts.evidence.reason, changes: gating.breakGlassed } } : {}),
+      };
     } finally {
       await fresh.session.client.close();
     }
   });
+}
+
+/** Which changes policy lets through with this evidence; every change of an agent with a gated one waits with it. */
+export function gatePlan(plan: GatewayPlan, evidence: ApprovalEvidence | undefined): { gated: GatedChange[]; heldAgents: Set<string>; breakGlassed: number } {
+  const decided = plan.changes.map((c) => ({ c, g: gate(c.verdict, evidence) }));
+  const heldAgents = new Set(decided.filter((d) => d.g !== 'apply').map((d) => d.c.agentId));
+  const gated = decided
+    .filter((d) => heldAgents.has(d.c.agentId))
+    .map(({ c, g }): GatedChange => {
+      const base = { agentId: c.agentId, resource: c.resource, path: c.path, risk: c.risk };
+      if (g === 'deny') return { ...base, gate: 'deny', why: `denied by ${c.verdict.rules.filter((r) => r.effect === 'deny').map((r) => r.rule).join(', ')}` };
+      if (g === 'hold') return { ...base, gate: 'hold', why: `needs ${missingApprovals(c.verdict, evidence).join(' and ')}` };
+      return { ...base, gate: 'hold', why: `held with the other changes of agent ${c.agentId}` };
+    });
+  const breakGlassed = decided.filter((d) => !heldAgents.has(d.c.agentId) && d.c.verdict.effect === 'require-approval').length;
+  return { gated, heldAgents, breakGlassed };
 }
 
 /** Why a plan no longer describes what apply would do, or undefined when it still does. */

@@ -51,7 +51,15 @@ export interface ApplyContext {
   readonly sleep?: (ms: number) => Promise<void>;
   /** How long a rollback keeps trying while the gateway is away (default 150 s). */
   readonly rollbackPatienceMs?: number;
+  /**
+   * Agents policy held back: left out of `desired` and `lastApplied` so nothing of theirs is
+   * planned or verified, and their last-applied entries saved back untouched.
+   */
+  readonly heldAgents?: Readonly<Record<string, ManagedAgent>>;
 }
+
+/** The state to save: what this apply owns plus, unchanged, what the held agents owned before. */
+const withHeld = (state: LastApplied, ctx: ApplyContext): LastApplied => (ctx.heldAgents ? { ...state, agents: { ...ctx.heldAgents, ...state.agents } } : state);
 
 class Refused extends Error {}
 
@@ -143,7 +151,7 @@ export async function applyGateway(plan: GatewayPlan, gw: OpenClawGateway, ctx: 
   } catch (e) {
     return rollback(plan, gw, ctx, { pre, preApplyId, writes, reason: `verification failed: ${explainGatewayError(e, plan.gateway).message}`, outcomeUnknown: false, ours });
   }
-  await ctx.store.saveLastApplied(await state);
+  await ctx.store.saveLastApplied(withHeld(await state, ctx));
   await ctx.store.saveLiveSnapshot(plan.gateway, liveSnapshot(verified, ctx.now()));
   return result('applied', `${plan.changes.length} change(s) in ${writes} write(s), verified`, writes, preApplyId);
 }
@@ -268,7 +276,7 @@ async function recordApplied(ctx: ApplyContext, target: string): Promise<void> {
   const pre: PreApplySnapshot = { target, takenAt: '', config: { raw: '', hash: '', agentIds: [...ctx.desired.agents.keys()] }, execApprovals: { file: {}, hash: '' }, cron: [], files: {} };
   const next = await nextLastApplied(ctx, target, pre);
   const same = current && JSON.stringify({ ...current, appliedAt: '' }) === JSON.stringify({ ...next, appliedAt: '' });
-  if (!same) await ctx.store.saveLastApplied(next);
+  if (!same) await ctx.store.saveLastApplied(withHeld(next, ctx));
 }
 
 interface RollbackInput {

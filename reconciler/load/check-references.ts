@@ -321,6 +321,15 @@ export async function checkReferences(input: ReferenceInput): Promise<Diagnostic
     }
   });
   const approverGroups = Object.keys(config?.spec.approvers ?? {});
+  // A built-in pack gates on groups the repo must define; without them its gated changes wait forever.
+  (config?.spec.policies ?? []).forEach((name, i) => {
+    if (repoPolicies.has(name)) return;
+    const teams = new Set((packs.get(name)?.value.spec.rules ?? []).flatMap((r) => r.approvals?.teams ?? []));
+    const missing = [...teams].filter((t) => !approverGroups.includes(t)).sort();
+    if (config && missing.length) {
+      out.push({ severity: 'warning', code: 'dangling-reference', file: 'clawops.yaml', ...(configLocate?.(['spec', 'policies', i]) ?? {}), resource: 'Repository', field: `spec.policies[${i}]`, message: `pack ${name} asks for approvals from ${missing.map((t) => `"${t}"`).join(', ')}, which spec.approvers does not define`, hint: `add them under spec.approvers (e.g. \`${missing[0]}: { githubTeam: org/team }\`), or its gated changes can only be applied with --break-glass` });
+    }
+  });
   for (const p of ofKind(resources, 'Policy')) {
     (p.value.spec.rules ?? []).forEach((rule, i) =>
       (rule.approvals?.teams ?? []).forEach((team, j) => {

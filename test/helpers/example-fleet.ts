@@ -20,10 +20,18 @@ export interface ExampleFleet {
   remove(): void;
 }
 
-export async function exampleFleet(urls: { eu: string; us: string }, token: string): Promise<ExampleFleet> {
+/**
+ * `policies: false` drops the example's guardrails (the baseline pack and its own Policy), for
+ * tests of apply's mechanics: under baseline, creating an agent waits for approval.
+ */
+export async function exampleFleet(urls: { eu: string; us: string }, token: string, opts: { policies?: boolean } = {}): Promise<ExampleFleet> {
   const dir = mkdtempSync(join(tmpdir(), 'clawops-example-'));
   cpSync(join(ROOT, 'examples', 'fleet'), dir, { recursive: true });
   const edit = (file: string, change: (text: string) => string) => writeFileSync(join(dir, file), change(readFileSync(join(dir, file), 'utf8')));
+  if (opts.policies === false) {
+    edit('clawops.yaml', (t) => t.replace('policies: [baseline]', 'policies: []'));
+    rmSync(join(dir, 'policies'), { recursive: true });
+  }
   edit('gateways/prod-eu.yaml', (t) => t.replace('url: ws://127.0.0.1:18789', `url: ${urls.eu}`));
   edit('gateways/prod-us.yaml', (t) => t.replace('url: ws://127.0.0.1:18790', `url: ${urls.us}`));
   writeFileSync(join(dir, 'secrets', 'gateway-token.age'), await encryptSecret(token, [DEMO_RECIPIENT]));

@@ -5,8 +5,9 @@
 import { readFile } from 'node:fs/promises';
 import type { Command, Option } from 'commander';
 import { Compile } from 'typebox/compile';
-import { applyPlan } from '../../apply/apply-fleet.ts';
+import { applyPlan, type FleetApplyResult } from '../../apply/apply-fleet.ts';
 import type { GatewayApplyResult } from '../../apply/apply-gateway.ts';
+import type { ApprovalEvidence } from '../../policy/approvals.ts';
 import { UsageError } from '../../errors.ts';
 import { makePlan } from '../../plan/make-plan.ts';
 import { Plan } from '../../plan/plan.ts';
@@ -18,6 +19,21 @@ import { addLiveOptions, planContext, type LiveCommandOptions } from './plan-con
 export interface ApplyOptions extends LiveCommandOptions {
   readonly autoApprove: boolean;
   readonly json: boolean;
+  readonly breakGlass?: boolean;
+  readonly reason?: string;
+}
+
+/** Who is applying, as the audit trail and break-glass records name them. */
+export const actorOf = (env: Ports['env']): string => env.CLAWOPS_ACTOR ?? (env.GITHUB_ACTOR ? `github:${env.GITHUB_ACTOR}` : env.USER ?? env.LOGNAME ?? 'unknown');
+
+function evidenceFrom(opts: ApplyOptions, ports: Ports): ApprovalEvidence | undefined {
+  if (!opts.breakGlass) {
+    if (opts.reason !== undefined) throw new UsageError('--reason goes with --break-glass (it records why policy was overridden)', {});
+    return undefined;
+  }
+  const reason = opts.reason?.trim();
+  if (!reason) throw new UsageError('--break-glass needs --reason TEXT: say why the approval is skipped (it is recorded with the apply)', {});
+  return { kind: 'break-glass', by: actorOf(ports.env), reason };
 }
 
 const planChecker = Compile(Plan);
@@ -37,6 +53,7 @@ async function loadPlanFile(file: string): Promise<Plan> {
 }
 
 export async function runApply(file: string | undefined, opts: ApplyOptions, ports: Ports): Promise<ExitCode> {
+  const evidence = evidenceFrom(opts, ports);
   const { gateways, ctx } = await planContext(opts, ports, 'apply');
   let plan: Plan;
   if (file) {
@@ -56,16 +73,22 @@ export async function runApply(file: string | undefined, opts: ApplyOptions, por
       }
     }
   }
-  const results = await applyPlan(plan, gateways, ctx);
+  const results = await applyPlan(plan, gateways, ctx, evidence ? { evidence } : {});
   if (opts.json) ports.out.write(JSON.stringify({ formatVersion: 1, results }, null, 2) + '\n');
   else ports.out.write(renderResults(results));
-  return results.every((r) => r.status === 'applied' || r.status === 'unchanged') ? 0 : 1;
+  if (!results.every((r) => r.status === 'applied' || r.status === 'unchanged')) return 1;
+  if (results.some((r) => r.gated.some((g) => g.gate === 'deny'))) return 1;
+  return results.some((r) => r.gated.length > 0) ? 2 : 0;
 }
 
 const MARK: Record<GatewayApplyResult['status'], string> = { applied: '✓', unchanged: '=', refused: '✗', 'rolled-back': '↺', failed: '✗' };
 
-export function renderResults(results: readonly GatewayApplyResult[]): string {
-  const lines = results.map((r) => `${MARK[r.status]} ${r.gateway}: ${r.status} — ${r.message}`);
+export function renderResults(results: readonly FleetApplyResult[]): string {
+  const lines = results.flatMap((r) => [
+    `${MARK[r.status]} ${r.gateway}: ${r.status} — ${r.message}`,
+    ...(r.breakGlass ? [`  ! break-glass by ${r.breakGlass.by}: ${r.breakGlass.changes} change(s) applied without approval — "${r.breakGlass.reason}"`] : []),
+    ...r.gated.map((g) => `  ${g.gate === 'deny' ? '✗ denied' : '⏸ held'}  ${g.resource} ${g.path} [${g.risk}]: ${g.why}`),
+  ]);
   const count = (s: GatewayApplyResult['status']) => results.filter((r) => r.status === s).length;
   const bad = results.length - count('applied') - count('unchanged');
   lines.push(
@@ -73,6 +96,13 @@ export function renderResults(results: readonly GatewayApplyResult[]): string {
       ? `Apply incomplete: ${count('applied')} applied, ${count('unchanged')} unchanged, ${count('refused')} refused, ${count('rolled-back')} rolled back, ${count('failed')} failed.`
       : `Apply complete: ${count('applied')} applied, ${count('unchanged')} unchanged.`,
   );
+  const gated = results.flatMap((r) => r.gated);
+  const denied = gated.filter((g) => g.gate === 'deny').length;
+  if (gated.length) {
+    lines.push(
+      `Not applied: ${denied ? `${denied} denied by policy` : ''}${denied && gated.length > denied ? ', ' : ''}${gated.length > denied ? `${gated.length - denied} held for approval (approve them in review, or \`--break-glass --reason TEXT\`)` : ''}.`,
+    );
+  }
   return lines.join('\n') + '\n';
 }
 
@@ -80,12 +110,14 @@ export function registerApply(program: Command, ctx: CommandContext, repoOption:
   addLiveOptions(
     program
       .command('apply')
-      .description('apply a saved plan exactly, or plan and apply after confirmation (exit 0 all applied; 1 when any gateway was refused, rolled back or failed)')
+      .description('apply a saved plan exactly, or plan and apply after confirmation (exit 0 all applied; 1 when any gateway was refused, rolled back or failed, or policy denied a change; 2 when changes are held for approval)')
       .argument('[file]', 'a plan saved by `clawops plan --out FILE`'),
     repoOption,
   )
     .addOption(jsonOption())
     .option('--auto-approve', 'apply without asking', false)
+    .option('--break-glass', 'apply changes policy holds for approval, without the approvals (needs --reason; recorded as such)', false)
+    .option('--reason <text>', 'why the break-glass apply is needed')
     .action(async (file: string | undefined, o: ApplyOptions) => {
       ctx.exitCode = await runApply(file, o, ctx.ports);
     });

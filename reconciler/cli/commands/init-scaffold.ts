@@ -213,6 +213,27 @@ spec:
 `,
   ],
   [
+    'policies/tests/guardrails.test.yaml',
+    `${modeline(2, 'resource.schema.json')}
+# Table tests for policies/guardrails.yaml: run them with \`clawops policy test policies\`.
+apiVersion: clawops.dev/v1
+kind: PolicyTest
+metadata:
+  name: guardrails
+spec:
+  policies: [guardrails]
+  cases:
+    - name: a tool profile change needs a security review
+      resource: { kind: Agent, metadata: { name: a }, spec: { config: { tools: { profile: full } } } }
+      change: { path: spec.config.tools.profile, before: coding, after: full }
+      expect: { effect: require-approval, risk: high, rules: [guardrails/no-full-tools] }
+    - name: other tool settings are not this rule's business
+      resource: { kind: Agent, metadata: { name: a }, spec: { config: { tools: { deny: [exec] } } } }
+      change: { path: spec.config.tools.deny, before: [], after: [exec] }
+      expect: { effect: allow, rules: [] }
+`,
+  ],
+  [
     '.github/workflows/clawops.yml',
     `# Placeholder: the clawops GitHub Action validates and plans pull requests and applies on merge.
 name: clawops
