@@ -19,7 +19,7 @@ export function formatResourcePath(segments: readonly string[]): string {
   return out;
 }
 
-/** The segments of a path written by formatResourcePath (a bare `a.b` reads as two segments). */
+/** The segments of a path written by formatResourcePath (a bare `a.b` reads as two segments); throws on an unclosed bracket. */
 export function parseResourcePath(path: string): string[] {
   const out: string[] = [];
   let i = 0;
@@ -32,6 +32,7 @@ export function parseResourcePath(path: string): string[] {
         if (path[i] === '\\' && i + 1 < path.length) i++;
         seg += path[i++];
       }
+      if (path[i] !== ']') throw new Error(`"[" at ${path.indexOf('[')} is never closed; a bracket holds one key, e.g. \`spec.cron[nightly]\``);
       i++;
       out.push(seg);
     } else {

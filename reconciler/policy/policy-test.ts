@@ -114,7 +114,12 @@ export async function runPolicyTests(dir: string, schemas: SchemaRegistry, clock
     const exceptions = activeExceptions((t.spec.exceptions ?? []).map((e) => ({ name: e.metadata.name, value: e })), now);
     const engine = new PolicyEngine(rules, exceptions);
     t.spec.cases.forEach((c, i) => {
-      const failures = c.state ? stateFailures(c, [...(t.spec.resources ?? []), ...c.state], rules, exceptions) : changeFailures(c, engine);
+      let failures: string[];
+      try {
+        failures = c.state ? stateFailures(c, [...(t.spec.resources ?? []), ...c.state], rules, exceptions) : changeFailures(c, engine);
+      } catch (e) {
+        failures = [`the case cannot run: ${(e as Error).message}`];
+      }
       results.push({ file: t.file, line: t.locator.locate(['spec', 'cases', i]).line, test: t.name, case: c.name, passed: failures.length === 0, failures });
     });
   }

@@ -12,6 +12,7 @@ import { loadValidRepo } from '../../live/fleet-repo.ts';
 import { SchemaRegistry } from '../../load/schema-validator.ts';
 import { explainResource, type RuleExplanation } from '../../policy/explain.ts';
 import { runPolicyTests, type CaseResult } from '../../policy/policy-test.ts';
+import { parseResourcePath } from '../../plan/resource-path.ts';
 import type { ExitCode, Ports } from '../../ports.ts';
 import type { CommandContext } from '../program.ts';
 
@@ -41,6 +42,13 @@ const caseLines = (r: CaseResult): string[] => [
 ];
 
 export async function runPolicyExplain(target: string, opts: { repo: string; path?: string | undefined; json: boolean }, ports: Ports): Promise<ExitCode> {
+  if (opts.path) {
+    try {
+      parseResourcePath(opts.path);
+    } catch (e) {
+      throw new UsageError(`--path ${opts.path}: ${(e as Error).message}`, {});
+    }
+  }
   const [kind, name] = target.split('/');
   if (!kind || !name) throw new UsageError(`expected KIND/NAME, e.g. Agent/support; got "${target}"`, {});
   const repo = await loadValidRepo(opts.repo, 'policy explain', ports.now());
