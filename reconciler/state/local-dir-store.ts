@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { JsonObject } from '../../fleet/openclaw/gateway-api.ts';
+import { loadOrCreateSecretHashKey } from './secret-hash-key.ts';
 import type { LastApplied, PreApplySnapshot, StateStore } from './state-store.ts';
 
 const safe = (target: string): string => target.replace(/[^A-Za-z0-9._-]/g, '_');
@@ -40,17 +41,8 @@ export class LocalDirStateStore implements StateStore {
     return this.write(join('live', `${safe(target)}.json`), snapshot);
   }
 
-  async secretHashKey(): Promise<Buffer> {
-    const file = join(this.dir, 'secret-hash.key');
-    const existing = await readFile(file).catch(() => undefined);
-    if (existing?.length === 32) return existing;
-    const key = randomBytes(32);
-    await mkdir(this.dir, { recursive: true });
-    // `wx`: two processes racing to create it must agree on one key.
-    await writeFile(file, key, { flag: 'wx', mode: 0o600 }).catch(async (e: NodeJS.ErrnoException) => {
-      if (e.code !== 'EEXIST') throw e;
-    });
-    return readFile(file);
+  secretHashKey(): Promise<Buffer> {
+    return loadOrCreateSecretHashKey(this.dir);
   }
 
   private async read<T>(rel: string): Promise<T | undefined> {

@@ -1,0 +1,92 @@
+/**
+ * The state branch of a fleet repo, as the CLI opens it: the branch named in clawops.yaml
+ * (`spec.audit.branch`, default `clawops/audit`); published to the repo's `origin` when that is
+ * http(s), through a private bare cache in `.clawops/cache/audit.git`; otherwise kept in the repo's
+ * own `.git` (objects and the one ref, never its work tree or index). Signed with
+ * `CLAWOPS_SIGNING_KEY`/`CLAWOPS_SIGNING_KEY_FILE`, else the `spec.audit.signingKey` secret.
+ */
+import fs from 'node:fs';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import git from 'isomorphic-git';
+import { ClawopsError } from '../errors.ts';
+import type { RepositoryConfig } from '../model/repository.ts';
+import type { Redactor } from '../redact/redactor.ts';
+import { readSecret } from '../secrets/age-store.ts';
+import { openStateBranch } from './object-branch.ts';
+import { signerFromEnv, signerFromKeyText, type CommitSigner } from './signing-key.ts';
+import type { StateBranch } from './state-branch.ts';
+
+export const DEFAULT_AUDIT_BRANCH = 'clawops/audit';
+export const AUDIT_CACHE_DIR = join('.clawops', 'cache', 'audit.git');
+export const GIT_TOKEN_ENVS = ['CLAWOPS_GIT_TOKEN', 'GITHUB_TOKEN'] as const;
+
+export class NotAGitRepoError extends ClawopsError<{ repo: string }> {
+  readonly code = 'NOT_A_GIT_REPO';
+}
+
+export interface OpenRepoBranchOptions {
+  readonly redactor: Redactor;
+  /** The age identities, asked for only when the signing key is an age secret. */
+  readonly identities: () => Promise<readonly string[]>;
+  readonly author?: { readonly name: string; readonly email: string };
+  readonly now?: () => Date;
+}
+
+export interface RepoStateBranch {
+  readonly branch: StateBranch;
+  /** Where it is published (credentials removed), or undefined in local mode. */
+  readonly remote: string | undefined;
+  readonly signer: CommitSigner | undefined;
+}
+
+/** `<repo>/.git`, following a `.git` file (worktrees, submodules) to the directory holding refs and objects. */
+async function gitdirOf(repoRoot: string): Promise<string> {
+  const dotGit = join(repoRoot, '.git');
+  const s = await stat(dotGit).catch(() => undefined);
+  if (!s) throw new NotAGitRepoError(`${repoRoot} is not a git repository: run \`git init\` there (clawops keeps its audit branch in it)`, { repo: repoRoot });
+  let gitdir = dotGit;
+  if (s.isFile()) {
+    const m = /^gitdir: (.+)$/m.exec(await readFile(dotGit, 'utf8'));
+    if (!m) throw new NotAGitRepoError(`${dotGit} is a file but not a "gitdir:" pointer`, { repo: repoRoot });
+    gitdir = resolve(repoRoot, m[1]!.trim());
+  }
+  const common = await readFile(join(gitdir, 'commondir'), 'utf8').catch(() => undefined);
+  return common ? resolve(gitdir, common.trim()) : gitdir;
+}
+
+async function signerFor(repoRoot: string, config: RepositoryConfig, env: Readonly<Record<string, string | undefined>>, opts: OpenRepoBranchOptions): Promise<CommitSigner | undefined> {
+  const inline = env.CLAWOPS_SIGNING_KEY?.trim();
+  if (inline) opts.redactor.add(inline, 'signing-key');
+  const fromEnv = await signerFromEnv(env);
+  if (fromEnv) return fromEnv;
+  const ref = config.spec.audit?.signingKey?.secretRef;
+  if (!ref) return undefined;
+  const text = await readSecret(repoRoot, ref, await opts.identities(), opts.redactor);
+  return signerFromKeyText(text, `secrets/${ref}.age (spec.audit.signingKey)`);
+}
+
+export async function openRepoStateBranch(
+  repoRoot: string,
+  config: RepositoryConfig,
+  env: Readonly<Record<string, string | undefined>>,
+  opts: OpenRepoBranchOptions,
+): Promise<RepoStateBranch> {
+  const repoGitdir = await gitdirOf(repoRoot);
+  const origin = await git.getConfig({ fs, gitdir: repoGitdir, path: 'remote.origin.url' }).catch(() => undefined);
+  const url = typeof origin === 'string' && /^https?:\/\//i.test(origin) ? origin : undefined;
+  const token = GIT_TOKEN_ENVS.map((name) => env[name]?.trim()).find(Boolean);
+  if (token) opts.redactor.add(token, 'git-token');
+  const signer = await signerFor(repoRoot, config, env, opts);
+  // The cache ignores itself, so it never shows up in the fleet repo's status, whatever its .gitignore says.
+  if (url) await mkdir(join(repoRoot, dirname(AUDIT_CACHE_DIR)), { recursive: true }).then(() => writeFile(join(repoRoot, dirname(AUDIT_CACHE_DIR), '.gitignore'), '*\n'));
+  const branch = await openStateBranch({
+    gitdir: url ? join(repoRoot, AUDIT_CACHE_DIR) : repoGitdir,
+    branch: config.spec.audit?.branch ?? DEFAULT_AUDIT_BRANCH,
+    ...(url ? { remote: { url, token } } : {}),
+    signer,
+    author: opts.author ?? { name: 'clawops', email: 'clawops@localhost' },
+    ...(opts.now ? { now: opts.now } : {}),
+  });
+  return { branch, remote: url?.replace(/\/\/[^/@]*@/, '//'), signer };
+}
