@@ -16,6 +16,8 @@ import { registerImport } from './commands/import.ts';
 import { registerGateway } from './commands/gateway.ts';
 import { registerPlan } from './commands/plan.ts';
 import { registerApply } from './commands/apply.ts';
+import { registerPolicy } from './commands/policy.ts';
+import { registerAudit } from './commands/audit.ts';
 import { CLAWOPS_VERSION } from '../version.ts';
 
 export interface CommandContext {
@@ -57,6 +59,8 @@ export function buildProgram(ctx: CommandContext): Command {
   registerImport(program, ctx, repoOption, jsonOption);
   registerPlan(program, ctx, repoOption);
   registerApply(program, ctx, repoOption, jsonOption);
+  registerPolicy(program, ctx, repoOption, jsonOption);
+  registerAudit(program, ctx, repoOption, jsonOption);
 
   routeOutput(program, ports);
   return program;

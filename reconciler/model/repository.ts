@@ -25,6 +25,12 @@ export const RepositoryConfig = Type.Object(
               branch: Type.Optional(Type.String({ default: 'clawops/audit', description: 'Orphan branch holding events and state.' })),
               signingKey: Type.Optional(describe(SecretRef, 'SSH Ed25519 key that signs audit commits.')),
               allowedSigners: Type.Optional(Type.String({ description: 'Path of an allowed-signers file used by `clawops audit verify`.' })),
+              verifiedHead: Type.Optional(
+                Type.String({
+                  pattern: '^[0-9a-f]{40}$',
+                  description: 'A commit of the audit branch that `clawops audit verify` requires to stay in its history (pin one you reviewed); a rewrite or an old state pushed back fails verification.',
+                }),
+              ),
             },
             { additionalProperties: false },
           ),
