@@ -3,8 +3,8 @@
  * convergence, a changed YAML, and concurrent edits between plan and apply — by the real
  * `openclaw` CLI and by a second connection racing at random — never clobbered.
  */
-import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureOpenClaw } from '../fleet/harness/install.ts';
@@ -14,6 +14,7 @@ import { exportDeviceKey, generateDeviceIdentity } from '../fleet/openclaw/devic
 import { StaleHashError, WriteNotAppliedError } from '../fleet/openclaw/errors.ts';
 import { OpenClawGateway, type JsonObject } from '../fleet/openclaw/gateway-api.ts';
 import type { GatewayApplyResult } from '../reconciler/apply/apply-gateway.ts';
+import { allowedSignersText, makeKey } from './fixtures/audit/audit-branch.ts';
 import { clawops } from './helpers/cli.ts';
 import { exampleFleet, type ExampleFleet } from './helpers/example-fleet.ts';
 import { sharedGateway } from './helpers/gateways.ts';
@@ -239,7 +240,9 @@ describe('policy gates apply (examples/fleet with baseline and its own guardrail
 
   it('shows every verdict in text, Markdown and JSON; apply refuses the deny, holds the approval, applies the allow', { timeout: 240_000 }, async () => {
     const eu = ['--repo', guarded.dir, '--gateway', 'prod-eu'];
-    const env = { ...guarded.env, CLAWOPS_ACTOR: 'test-operator' };
+    const key = makeKey(guarded.dir, 'audit-key');
+    writeFileSync(join(guarded.dir, 'allowed_signers'), allowedSignersText([{ principal: 'clawops@test', key }]));
+    const env = { ...guarded.env, CLAWOPS_ACTOR: 'test-operator', CLAWOPS_SIGNING_KEY_FILE: key.file };
     // Whatever earlier tests left on the gateway, bring it to the example first.
     const converge = await clawops(['apply', ...eu, '--auto-approve', '--break-glass', '--reason', 'align the test gateway with the example', '--json'], { env });
     expect(converge.code, converge.stderr).toBe(0);
@@ -305,6 +308,59 @@ describe('policy gates apply (examples/fleet with baseline and its own guardrail
     expect(((await agent(c, 'deploy-bot')).tools as JsonObject).profile).toBeUndefined();
     const text2 = await clawops(['apply', ...eu, '--auto-approve'], { env });
     expect(text2.stdout).toMatch(/✗ denied {2}Agent\/deploy-bot spec\.config\.tools\.profile \[high\]: denied by fleet-guardrails\/no-full-tools/);
+
+    // Every run is in the signed audit trail: what was applied, held, denied, and under break-glass.
+    const verify = await clawops(['audit', 'verify', '--repo', guarded.dir, '--allowed-signers', join(guarded.dir, 'allowed_signers')], { env });
+    expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+    const search = async (...args: string[]) =>
+      (JSON.parse((await clawops(['audit', 'search', '--repo', guarded.dir, '--json', ...args], { env })).stdout) as { events: Array<{ type: string; agentId?: string; summary: { path?: string; message?: string }; approval?: { kind: string; by: string; reason: string }; actor: string }> }).events;
+    expect((await search('--type', 'change.held')).map((e) => [e.agentId, e.summary.path])).toContainEqual(['triage', 'spec.config.model.primary']);
+    expect((await search('--type', 'change.denied', '--agent', 'deploy-bot')).length).toBeGreaterThanOrEqual(3);
+    const model = (await search('--type', 'change.applied', '--agent', 'triage')).filter((e) => e.summary.path === 'spec.config.model.primary');
+    expect(model).toHaveLength(1);
+    expect(model[0]!.approval).toEqual({ kind: 'break-glass', by: 'test-operator', reason: 'INC-42: the Anthropic outage' });
+    expect(model[0]!.summary.message).toContain('applied under break-glass');
+    expect((await search('--type', 'change.applied', '--agent', 'kb-curator')).map((e) => e.summary.path)).toEqual(expect.arrayContaining(['spec.config.name', 'spec.cron[weekly-review]']));
+  });
+});
+
+describe('apply in a git checkout', () => {
+  it('keeps last-applied and the run\'s events on the signed clawops/audit branch, never touching the work tree', { timeout: 120_000 }, async () => {
+    const repo = await makeRepo([{ name: 'solo', url: sharedGateway('d').url, token: sharedGateway('d').token }]);
+    mkdirSync(join(repo.dir, 'agents'));
+    writeFileSync(
+      join(repo.dir, 'agents', 'probe.yaml'),
+      'apiVersion: clawops.dev/v1\nkind: Agent\nmetadata: { name: audit-probe }\nspec:\n  gateway: solo\n  config: { name: Audit Probe, description: Proves where state goes }\n',
+    );
+    const git = (...args: string[]) => execFileSync('git', ['-C', repo.dir, ...args], { encoding: 'utf8' });
+    git('init', '-q', '-b', 'main');
+    git('add', '.');
+    git('-c', 'user.name=t', '-c', 'user.email=t@example.com', 'commit', '-qm', 'fleet');
+    const head = git('rev-parse', 'HEAD').trim();
+    const key = makeKey(repo.dir, 'audit-key');
+    const signers = join(repo.dir, 'allowed_signers');
+    writeFileSync(signers, allowedSignersText([{ principal: 'clawops@test', key }]));
+
+    const r = await clawops(['apply', '--repo', repo.dir, '--auto-approve', '--json'], { env: { ...repo.env, CLAWOPS_SIGNING_KEY_FILE: key.file, CLAWOPS_ACTOR: 'ci' } });
+    expect(r.code, r.stderr).toBe(0);
+    const lastApplied = JSON.parse(git('show', 'clawops/audit:state/last-applied/solo.json')) as { agents: Record<string, unknown> };
+    expect(Object.keys(lastApplied.agents)).toEqual(['audit-probe']);
+    const day = r.stdout && git('ls-tree', '-r', '--name-only', 'clawops/audit', 'events').trim().split('\n');
+    expect(day).toHaveLength(1);
+    const events = git('show', `clawops/audit:${day[0]!}`).trim().split('\n').map((l) => JSON.parse(l) as { seq: number; type: string; desiredCommit?: string });
+    expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
+    expect(events.map((e) => e.type)).toEqual(expect.arrayContaining(['apply.started', 'change.applied', 'apply.finished']));
+    expect(events.every((e) => e.desiredCommit === head)).toBe(true);
+    // Every commit on the branch verifies with native git; the checkout itself is untouched.
+    const commits = git('rev-list', 'clawops/audit').trim().split('\n');
+    expect(commits.length).toBeGreaterThanOrEqual(2);
+    for (const c of commits) git('-c', `gpg.ssh.allowedSignersFile=${signers}`, 'verify-commit', c);
+    expect(git('rev-parse', 'HEAD').trim()).toBe(head);
+    expect(git('status', '--porcelain', '--untracked-files=no')).toBe('');
+    const verify = await clawops(['audit', 'verify', '--repo', repo.dir, '--allowed-signers', signers], { env: repo.env });
+    expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+    // A plan now reads what was applied from the branch: nothing to do.
+    expect((await clawops(['plan', '--repo', repo.dir, '--detailed-exitcode'], { env: repo.env })).code).toBe(0);
   });
 });
 

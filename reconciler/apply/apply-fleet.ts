@@ -32,6 +32,8 @@ export interface GatedChange {
 }
 
 export interface FleetApplyResult extends GatewayApplyResult {
+  /** The changes this apply wrote (or tried to: see `status`); policy let each of them through. */
+  readonly attempted: readonly Change[];
   /** Changes not applied: denied, waiting for approval, or held with their agent. */
   readonly gated: readonly GatedChange[];
   /** Set when a break-glass override let require-approval changes through. */
@@ -43,12 +45,12 @@ export async function applyPlan(plan: Plan, gateways: ReadonlyArray<LoadedOf<'Ga
   const secretHash = await secretHasher(ctx);
   const secretValue = (name: string) => readSecret(ctx.access.root, name, ctx.access.identities, ctx.access.redactor);
   return mapLimited(plan.gateways, ctx.parallelism, async (given): Promise<FleetApplyResult> => {
-    const refused = (message: string): FleetApplyResult => ({ gateway: given.gateway, status: 'refused', message, writes: 0, changes: given.changes.length, gated: [] });
+    const refused = (message: string): FleetApplyResult => ({ gateway: given.gateway, status: 'refused', message, writes: 0, changes: given.changes.length, attempted: [], gated: [] });
     const gw = byName.get(given.gateway);
     if (!gw) return refused(`${given.gateway} is no longer a Gateway in the repo`);
-    if (given.status === 'error') return { gateway: given.gateway, status: 'failed', message: given.errors.map((e) => e.message).join('; '), writes: 0, changes: 0, gated: [] };
+    if (given.status === 'error') return { gateway: given.gateway, status: 'failed', message: given.errors.map((e) => e.message).join('; '), writes: 0, changes: 0, attempted: [], gated: [] };
     const fresh = await planOne(gw, ctx, { keepSession: true });
-    if (!fresh.session || !fresh.desired || !fresh.live) return { gateway: given.gateway, status: 'failed', message: fresh.plan.errors.map((e) => e.message).join('; '), writes: 0, changes: given.changes.length, gated: [] };
+    if (!fresh.session || !fresh.desired || !fresh.live) return { gateway: given.gateway, status: 'failed', message: fresh.plan.errors.map((e) => e.message).join('; '), writes: 0, changes: given.changes.length, attempted: [], gated: [] };
     try {
       const why = divergence(given, fresh.plan);
       if (why) return refused(why);
@@ -80,6 +82,7 @@ export async function applyPlan(plan: Plan, gateways: ReadonlyArray<LoadedOf<'Ga
       const landed = result.status === 'applied' || result.status === 'unchanged';
       return {
         ...result,
+        attempted: toApply.changes,
         gated: gating.gated,
         ...(opts.evidence?.kind === 'break-glass' && landed && gating.breakGlassed > 0 ? { breakGlass: { by: opts.evidence.by, reason: opts.evidence.reason, changes: gating.breakGlassed } } : {}),
       };

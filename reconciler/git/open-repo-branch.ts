@@ -31,6 +31,11 @@ export interface OpenRepoBranchOptions {
   readonly identities: () => Promise<readonly string[]>;
   readonly author?: { readonly name: string; readonly email: string };
   readonly now?: () => Date;
+  /**
+   * Keep the branch in this local git directory (created bare when missing) instead of the fleet
+   * repo's: for a repo that is not a git checkout, or state kept apart (`--state-dir`).
+   */
+  readonly localGitdir?: string;
 }
 
 export interface RepoStateBranch {
@@ -41,7 +46,7 @@ export interface RepoStateBranch {
 }
 
 /** `<repo>/.git`, following a `.git` file (worktrees, submodules) to the directory holding refs and objects. */
-async function gitdirOf(repoRoot: string): Promise<string> {
+export async function gitdirOf(repoRoot: string): Promise<string> {
   const dotGit = join(repoRoot, '.git');
   const s = await stat(dotGit).catch(() => undefined);
   if (!s) throw new NotAGitRepoError(`${repoRoot} is not a git repository: run \`git init\` there (clawops keeps its audit branch in it)`, { repo: repoRoot });
@@ -72,8 +77,8 @@ export async function openRepoStateBranch(
   env: Readonly<Record<string, string | undefined>>,
   opts: OpenRepoBranchOptions,
 ): Promise<RepoStateBranch> {
-  const repoGitdir = await gitdirOf(repoRoot);
-  const origin = await git.getConfig({ fs, gitdir: repoGitdir, path: 'remote.origin.url' }).catch(() => undefined);
+  const repoGitdir = opts.localGitdir ?? (await gitdirOf(repoRoot));
+  const origin = opts.localGitdir ? undefined : await git.getConfig({ fs, gitdir: repoGitdir, path: 'remote.origin.url' }).catch(() => undefined);
   const url = typeof origin === 'string' && /^https?:\/\//i.test(origin) ? origin : undefined;
   const token = GIT_TOKEN_ENVS.map((name) => env[name]?.trim()).find(Boolean);
   if (token) opts.redactor.add(token, 'git-token');

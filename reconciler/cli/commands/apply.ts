@@ -2,7 +2,11 @@
  * `clawops apply [FILE]`: apply a saved plan exactly, or plan and apply after confirmation. A
  * gateway whose live or desired state moved since the plan is refused, never "updated anyway".
  */
+import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { AuditLog, auditSpillFile } from '../../audit/audit-log.ts';
+import { Masker } from '../../audit/masker.ts';
+import { recordApply } from '../../audit/record-apply.ts';
 import type { Command, Option } from 'commander';
 import { Compile } from 'typebox/compile';
 import { applyPlan, type FleetApplyResult } from '../../apply/apply-fleet.ts';
@@ -22,6 +26,10 @@ export interface ApplyOptions extends LiveCommandOptions {
   readonly breakGlass?: boolean;
   readonly reason?: string;
 }
+
+/** One id per run, shared by its audit events: the CI run when there is one. */
+export const traceIdOf = (env: Ports['env']): string =>
+  env.CLAWOPS_TRACE_ID ?? (env.GITHUB_RUN_ID ? `gh-${env.GITHUB_RUN_ID}-${env.GITHUB_RUN_ATTEMPT ?? '1'}` : randomUUID());
 
 /** Who is applying, as the audit trail and break-glass records name them. */
 export const actorOf = (env: Ports['env']): string => env.CLAWOPS_ACTOR ?? (env.GITHUB_ACTOR ? `github:${env.GITHUB_ACTOR}` : env.USER ?? env.LOGNAME ?? 'unknown');
@@ -54,7 +62,9 @@ async function loadPlanFile(file: string): Promise<Plan> {
 
 export async function runApply(file: string | undefined, opts: ApplyOptions, ports: Ports): Promise<ExitCode> {
   const evidence = evidenceFrom(opts, ports);
-  const { gateways, ctx } = await planContext(opts, ports, 'apply');
+  const { gateways, ctx, state } = await planContext(opts, ports, 'apply');
+  // Opened before anything is written: events an earlier run could not commit go first.
+  const audit = await AuditLog.open(state.branch, { masker: new Masker({ redactor: ports.redactor }), now: ports.now, spillFile: auditSpillFile(ctx.repo.root) });
   let plan: Plan;
   if (file) {
     plan = await loadPlanFile(file);
@@ -74,7 +84,11 @@ export async function runApply(file: string | undefined, opts: ApplyOptions, por
     }
   }
   const results = await applyPlan(plan, gateways, ctx, evidence ? { evidence } : {});
-  if (opts.json) ports.out.write(JSON.stringify({ formatVersion: 1, results }, null, 2) + '\n');
+  const traceId = traceIdOf(ports.env);
+  recordApply(audit, plan, results, { actor: actorOf(ports.env), traceId, ...(state.desiredCommit ? { desiredCommit: state.desiredCommit } : {}) });
+  // One signed commit: the run's events and the state it leaves (last-applied, live snapshots).
+  const recorded = await audit.commit(`clawops apply: ${results.map((r) => `${r.gateway} ${r.status}`).join(', ')}\n\ntrace ${traceId}`);
+  if (opts.json) ports.out.write(JSON.stringify({ formatVersion: 1, traceId, auditEvents: recorded.length, results }, null, 2) + '\n');
   else ports.out.write(renderResults(results));
   if (!results.every((r) => r.status === 'applied' || r.status === 'unchanged')) return 1;
   if (results.some((r) => r.gated.some((g) => g.gate === 'deny'))) return 1;

@@ -10,6 +10,7 @@ import { parseRisks, parseTimeBound, renderEventDetail, renderEventLines, search
 import type { AuditEvent } from '../../audit/event.ts';
 import { UsageError } from '../../errors.ts';
 import { openRepoStateBranch } from '../../git/open-repo-branch.ts';
+import { stateLocation } from '../../state/open-state.ts';
 import { parseAllowedSigners } from '../../git/sshsig.ts';
 import type { StateBranch } from '../../git/state-branch.ts';
 import { loadRepoConfig } from '../../load/load-repo.ts';
@@ -33,7 +34,8 @@ async function openForReading(repo: string, ports: Ports, full: boolean): Promis
   delete audit.signingKey;
   const readOnlyConfig: RepositoryConfig = { ...config, spec: { ...config.spec, audit } };
   const env = { ...ports.env, CLAWOPS_SIGNING_KEY: undefined, CLAWOPS_SIGNING_KEY_FILE: undefined };
-  const { branch } = await openRepoStateBranch(root, readOnlyConfig, env, { redactor: ports.redactor, identities: async () => [], now: ports.now });
+  const { localGitdir } = await stateLocation(root, ports.env.CLAWOPS_STATE_DIR);
+  const { branch } = await openRepoStateBranch(root, readOnlyConfig, env, { redactor: ports.redactor, identities: async () => [], now: ports.now, ...(localGitdir ? { localGitdir } : {}) });
   await branch.fetch({ full });
   return { root, config, branch };
 }

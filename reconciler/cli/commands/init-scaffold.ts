@@ -38,8 +38,12 @@ spec:
     '.gitignore',
     `# The age identity that decrypts secrets/: keep it out of git (store it in your password manager or CI secrets).
 .clawops/age-identity.txt
-# What clawops last applied, and pre-apply snapshots (until the git state branch holds them).
+# Local to each machine: the key of the secret hashes, the audit branch's cache, events not
+# yet published, and the last audit head this machine verified.
 .clawops/state/
+.clawops/cache/
+.clawops/audit-pending.jsonl*
+.clawops/audit-verified-head
 node_modules/
 `,
   ],

@@ -1,12 +1,11 @@
 /** What `plan` and `apply` share: a valid repo, its Gateways, credentials, the state store. */
-import { join } from 'node:path';
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { accessContext, loadValidRepo, selectGateways, type ValidRepo } from '../../live/fleet-repo.ts';
 import { loadDevice } from '../../live/gateway-access.ts';
 import type { LoadedOf } from '../../load/resource.ts';
 import type { PlanContext } from '../../plan/make-plan.ts';
 import type { Ports } from '../../ports.ts';
-import { LocalDirStateStore } from '../../state/local-dir-store.ts';
+import { openState, type OpenedState } from '../../state/open-state.ts';
 import { DEFAULT_PARALLELISM } from './status.ts';
 
 export interface LiveCommandOptions {
@@ -17,28 +16,34 @@ export interface LiveCommandOptions {
   readonly timeout: number;
 }
 
-/** Until the git state branch exists, state lives next to the repo's own files (git-ignored). */
-export const stateDirFor = (repo: ValidRepo, opts: { stateDir?: string | undefined }, ports: Ports): string =>
-  opts.stateDir ?? ports.env.CLAWOPS_STATE_DIR ?? join(repo.root, '.clawops', 'state');
-
 export async function planContext(
   opts: LiveCommandOptions,
   ports: Ports,
   command: string,
-): Promise<{ repo: ValidRepo; gateways: Array<LoadedOf<'Gateway'>>; ctx: PlanContext }> {
+): Promise<{ repo: ValidRepo; gateways: Array<LoadedOf<'Gateway'>>; ctx: PlanContext; state: OpenedState }> {
   const repo = await loadValidRepo(opts.repo, command, ports.now());
   const gateways = selectGateways(repo, opts.gateway);
   const access = await accessContext(repo, opts.identity, ports);
   const device = await loadDevice(access);
+  const state = await openState({
+    root: repo.root,
+    config: repo.config,
+    env: ports.env,
+    explicitDir: opts.stateDir ?? ports.env.CLAWOPS_STATE_DIR,
+    redactor: ports.redactor,
+    identities: async () => access.identities,
+    now: ports.now,
+  });
   const progress = ports.err.isTTY;
   return {
     repo,
     gateways,
+    state,
     ctx: {
       repo,
       access,
       device,
-      store: new LocalDirStateStore(stateDirFor(repo, opts, ports)),
+      store: state.store,
       parallelism: repo.config.spec.defaults?.parallelism ?? DEFAULT_PARALLELISM,
       timeoutMs: opts.timeout * 1000,
       now: ports.now,
@@ -58,6 +63,6 @@ export function addLiveOptions(c: Command, repoOption: () => Option): Command {
     .addOption(repoOption())
     .option('--identity <file>', 'age identity file (default: CLAWOPS_AGE_IDENTITY)')
     .option('--gateway <name...>', 'only these Gateways (default: all)')
-    .option('--state-dir <dir>', 'where clawops keeps what it applied (default: CLAWOPS_STATE_DIR or <repo>/.clawops/state)')
+    .option('--state-dir <dir>', 'keep state and the audit branch in this folder instead of the repo\'s git (default: CLAWOPS_STATE_DIR, else the repo\'s clawops/audit branch)')
     .addOption(new Option('--timeout <seconds>', 'per gateway: connecting').default(10).argParser(parseSeconds));
 }
