@@ -45,12 +45,14 @@ export async function applyPlan(plan: Plan, gateways: ReadonlyArray<LoadedOf<'Ga
   const secretHash = await secretHasher(ctx);
   const secretValue = (name: string) => readSecret(ctx.access.root, name, ctx.access.identities, ctx.access.redactor);
   return mapLimited(plan.gateways, ctx.parallelism, async (given): Promise<FleetApplyResult> => {
-    const refused = (message: string): FleetApplyResult => ({ gateway: given.gateway, status: 'refused', message, writes: 0, changes: given.changes.length, attempted: [], gated: [] });
+    /** Nothing was written to this gateway. */
+    const untouched = (status: 'refused' | 'failed', message: string, changes = given.changes.length): FleetApplyResult => ({ gateway: given.gateway, status, message, writes: 0, changes, attempted: [], gated: [] });
+    const refused = (message: string) => untouched('refused', message);
     const gw = byName.get(given.gateway);
     if (!gw) return refused(`${given.gateway} is no longer a Gateway in the repo`);
-    if (given.status === 'error') return { gateway: given.gateway, status: 'failed', message: given.errors.map((e) => e.message).join('; '), writes: 0, changes: 0, attempted: [], gated: [] };
+    if (given.status === 'error') return untouched('failed', given.errors.map((e) => e.message).join('; '), 0);
     const fresh = await planOne(gw, ctx, { keepSession: true });
-    if (!fresh.session || !fresh.desired || !fresh.live) return { gateway: given.gateway, status: 'failed', message: fresh.plan.errors.map((e) => e.message).join('; '), writes: 0, changes: given.changes.length, attempted: [], gated: [] };
+    if (!fresh.session || !fresh.desired || !fresh.live) return untouched('failed', fresh.plan.errors.map((e) => e.message).join('; '));
     try {
       const why = divergence(given, fresh.plan);
       if (why) return refused(why);

@@ -9,6 +9,7 @@ import type { RepoPolicy } from './repo-policy.ts';
 import { checkState } from './state-rules.ts';
 import { candidatePaths } from './verdict.ts';
 import { activeExceptions } from './exceptions.ts';
+import { targetMiss } from './rule-set.ts';
 
 export interface RuleExplanation {
   readonly rule: string;
@@ -31,13 +32,9 @@ export function explainResource(policy: RepoPolicy, resources: readonly LoadedRe
   for (const rule of policy.rules.changeRules) {
     const base = { rule: rule.ref, kind: 'change' as const, effect: rule.effect, risk: rule.risk, message: rule.message, origin: `${rule.origin.file}${rule.origin.line ? `:${rule.origin.line}` : ''}` };
     const not = (why: string) => out.push({ ...base, applies: false, why });
-    if (rule.kinds && !rule.kinds.has(r.kind)) {
-      not(`only for ${[...rule.kinds].join(', ')}`);
-      continue;
-    }
-    const missing = rule.labels.filter(([k, v]) => labels?.[k] !== v);
-    if (missing.length) {
-      not(`needs label${missing.length > 1 ? 's' : ''} ${missing.map(([k, v]) => `${k}=${v}`).join(', ')}`);
+    const miss = targetMiss(rule, r.kind, labels);
+    if (miss) {
+      not(miss);
       continue;
     }
     if (subjects && rule.paths && !rule.paths.some((re) => subjects.some((s) => re.test(s)))) {
@@ -56,13 +53,9 @@ export function explainResource(policy: RepoPolicy, resources: readonly LoadedRe
   const me = [{ kind: r.kind, name: r.name, value: r.value }];
   for (const rule of policy.rules.stateRules) {
     const base = { rule: rule.ref, kind: 'state' as const, message: rule.message, origin: `${rule.origin.file}${rule.origin.line ? `:${rule.origin.line}` : ''}` };
-    if (rule.kinds && !rule.kinds.has(r.kind)) {
-      out.push({ ...base, applies: false, why: `only for ${[...rule.kinds].join(', ')}` });
-      continue;
-    }
-    const missing = rule.labels.filter(([k, v]) => labels?.[k] !== v);
-    if (missing.length) {
-      out.push({ ...base, applies: false, why: `needs label${missing.length > 1 ? 's' : ''} ${missing.map(([k, v]) => `${k}=${v}`).join(', ')}` });
+    const miss = targetMiss(rule, r.kind, labels);
+    if (miss) {
+      out.push({ ...base, applies: false, why: miss });
       continue;
     }
     const single = { ...policy.rules, stateRules: [rule] };

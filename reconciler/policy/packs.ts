@@ -7,7 +7,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Diagnostic } from '../diagnostics/diagnostic.ts';
 import { DEFAULT_LIMITS } from '../load/limits.ts';
-import { parseYamlFile } from '../load/parse-yaml-file.ts';
+import { parseYamlFile, type ParsedDocument } from '../load/parse-yaml-file.ts';
 import type { SchemaRegistry } from '../load/schema-validator.ts';
 import { Policy } from '../model/kinds.ts';
 import { packageRoot } from '../package-root.ts';
@@ -20,8 +20,20 @@ export interface PolicyPack extends PolicySource {
 
 export const ruleIdsOf = (p: PolicySource['value']): Set<string> => new Set([...(p.spec.rules ?? []), ...(p.spec.stateRules ?? [])].map((r) => r.id));
 
-/** Policy documents of the YAML files directly in `dir` (built-in packs; a `policy test` folder). */
-export async function readPolicyFiles(dir: string, relativeTo: string, schemas: SchemaRegistry): Promise<{ policies: PolicyPack[]; diagnostics: Diagnostic[] }> {
+/** A parsed document as a policy, when it is a Policy that passes its schema (problems go to `diagnostics`). */
+export function policyFromDocument(file: string, doc: ParsedDocument, schemas: SchemaRegistry, diagnostics: Diagnostic[]): PolicyPack | undefined {
+  const v = doc.value as { kind?: unknown; metadata?: { name?: unknown } } | null;
+  if (v?.kind !== 'Policy') return undefined;
+  const problems = schemas.check(Policy, v, { file, resource: `Policy/${String(v.metadata?.name)}`, locator: doc.locator });
+  diagnostics.push(...problems);
+  if (problems.some((d) => d.severity === 'error')) return undefined;
+  const value = v as PolicySource['value'];
+  const version = value.metadata.labels?.['clawops.dev/pack-version'];
+  return { name: value.metadata.name, file, value, locator: doc.locator, ruleIds: ruleIdsOf(value), ...(version ? { version } : {}) };
+}
+
+/** Policy documents of the YAML files directly in `dir` (the built-in packs). */
+async function readPolicyFiles(dir: string, relativeTo: string, schemas: SchemaRegistry): Promise<{ policies: PolicyPack[]; diagnostics: Diagnostic[] }> {
   const policies: PolicyPack[] = [];
   const diagnostics: Diagnostic[] = [];
   const names = (await readdir(dir).catch(() => [] as string[])).filter((f) => f.endsWith('.yaml') || f.endsWith('.yml')).sort();
@@ -30,14 +42,8 @@ export async function readPolicyFiles(dir: string, relativeTo: string, schemas: 
     const parsed = parseYamlFile(file, await readFile(join(dir, f)), DEFAULT_LIMITS);
     diagnostics.push(...parsed.diagnostics);
     for (const doc of parsed.documents) {
-      const v = doc.value as { kind?: unknown; metadata?: { name?: unknown; labels?: Record<string, string> } } | null;
-      if (v?.kind !== 'Policy') continue;
-      const problems = schemas.check(Policy, v, { file, resource: `Policy/${String(v.metadata?.name)}`, locator: doc.locator });
-      diagnostics.push(...problems);
-      if (problems.some((d) => d.severity === 'error')) continue;
-      const value = v as PolicySource['value'];
-      const version = value.metadata.labels?.['clawops.dev/pack-version'];
-      policies.push({ name: value.metadata.name, file, value, locator: doc.locator, ruleIds: ruleIdsOf(value), ...(version ? { version } : {}) });
+      const policy = policyFromDocument(file, doc, schemas, diagnostics);
+      if (policy) policies.push(policy);
     }
   }
   return { policies, diagnostics };

@@ -15,7 +15,7 @@ import type { SourceLocator } from '../load/source-map.ts';
 import type { Labels } from '../model/common.ts';
 import { PolicyTest, type ResourceOf } from '../model/kinds.ts';
 import { activeExceptions } from './exceptions.ts';
-import { builtinPacks, readPolicyFiles, type PolicyPack } from './packs.ts';
+import { builtinPacks, policyFromDocument, type PolicyPack } from './packs.ts';
 import { compileRuleSet, type RuleSet } from './rule-set.ts';
 import { checkState, type StateResource } from './state-rules.ts';
 import { combine, PolicyEngine, type Judged } from './verdict.ts';
@@ -58,11 +58,15 @@ export async function runPolicyTests(dir: string, schemas: SchemaRegistry, clock
   const diagnostics: Diagnostic[] = [];
   const local = new Map<string, PolicyPack>();
   const tests: LoadedTest[] = [];
+  // One read of every YAML file under DIR: its Policies (pack files at the top, a repo's in any
+  // folder) are what tests name first; its PolicyTests are the cases.
   for (const abs of await yamlFiles(dir)) {
     const file = relative(dir, abs).split(sep).join('/');
     const parsed = parseYamlFile(file, await readFile(abs), DEFAULT_LIMITS);
     diagnostics.push(...parsed.diagnostics.filter((d) => d.code !== 'empty-file'));
     for (const doc of parsed.documents) {
+      const policy = policyFromDocument(file, doc, schemas, diagnostics);
+      if (policy) local.set(policy.name, policy);
       const v = doc.value as { kind?: unknown; metadata?: { name?: unknown } } | null;
       if (v?.kind !== 'PolicyTest') continue;
       const problems = schemas.check(PolicyTest, v, { file, resource: `PolicyTest/${String(v.metadata?.name)}`, locator: doc.locator });
@@ -72,14 +76,6 @@ export async function runPolicyTests(dir: string, schemas: SchemaRegistry, clock
         tests.push({ file, name: t.metadata.name, spec: t.spec, locator: doc.locator });
       }
     }
-  }
-  // Policy documents anywhere under DIR (pack files sit at its top, a repo's in any folder).
-  for (const sub of new Set((await yamlFiles(dir)).map((f) => relative(dir, join(f, '..'))))) {
-    const at = join(dir, sub);
-    const prefix = sub ? `${sub.split(sep).join('/')}/` : '';
-    const { policies, diagnostics: problems } = await readPolicyFiles(at, prefix, schemas);
-    diagnostics.push(...problems);
-    for (const p of policies) local.set(p.name, p);
   }
   const { packs } = await builtinPacks(schemas);
 

@@ -62,6 +62,13 @@ export interface StateRule extends RuleTarget {
   readonly selectedBy: ReadonlyArray<{ readonly kind: string; readonly selector: readonly string[] }>;
 }
 
+/** Why a rule's kinds or labels leave a resource out; undefined when they take it in. */
+export function targetMiss(rule: Pick<RuleTarget, 'kinds' | 'labels'>, kind: string, labels: Readonly<Record<string, string>> | undefined): string | undefined {
+  if (rule.kinds && !rule.kinds.has(kind)) return `only for ${[...rule.kinds].join(', ')}`;
+  const missing = rule.labels.filter(([k, v]) => labels?.[k] !== v);
+  return missing.length ? `needs label${missing.length > 1 ? 's' : ''} ${missing.map(([k, v]) => `${k}=${v}`).join(', ')}` : undefined;
+}
+
 export interface RuleSet {
   readonly policies: readonly string[];
   readonly changeRules: readonly ChangeRule[];

@@ -9,7 +9,7 @@ import type { PathSegment, SourceLocator } from '../load/source-map.ts';
 import type { Labels, Selector } from '../model/common.ts';
 import { matchesSelector } from '../model/selector.ts';
 import type { ActiveExceptions } from './exceptions.ts';
-import type { RuleSet, StateRule } from './rule-set.ts';
+import { targetMiss, type RuleSet, type StateRule } from './rule-set.ts';
 
 /** A resource as state rules see it; file and locator when it came from YAML. */
 export interface StateResource {
@@ -34,12 +34,8 @@ const pointerToPath = (pointer: string): PathSegment[] =>
 
 const get = (v: unknown, path: readonly string[]): unknown => path.reduce<unknown>((o, k) => (o && typeof o === 'object' ? (o as Record<string, unknown>)[k] : undefined), v);
 
-function applies(rule: StateRule, r: StateResource): boolean {
-  if (rule.kinds && !rule.kinds.has(r.kind)) return false;
-  const labels = r.value.metadata?.labels;
-  if (!rule.labels.every(([k, v]) => labels?.[k] === v)) return false;
-  return !rule.schema || rule.schema(r.value) === true;
-}
+const applies = (rule: StateRule, r: StateResource): boolean =>
+  targetMiss(rule, r.kind, r.value.metadata?.labels) === undefined && (!rule.schema || rule.schema(r.value) === true);
 
 export function checkState(rules: RuleSet, resources: readonly StateResource[], exceptions: ActiveExceptions): Violation[] {
   const out: Violation[] = [];
