@@ -177,6 +177,8 @@ describe('concurrent edits between plan and apply', () => {
     const d = await session('d');
     let other = await session('d');
     let refused = 0;
+    const outcomes: Record<string, number> = {};
+    let lastError = '';
     let applied = 0;
     const clobbers: string[] = [];
     const env = { ...race.env };
@@ -200,13 +202,18 @@ describe('concurrent edits between plan and apply', () => {
           : target === 'managed'
             ? { agents: { entries: { racer: { identity: { theme: value } } } } }
             : { agents: { entries: { main: { name: value } } } };
-      // Spread over the whole apply: before its check, between check and write, after.
-      const delay = Math.floor(Math.random() * 600);
+      // Spread over the whole apply: before its check, between check and write, after. The edit
+      // may also start up to 300 ms first: how long apply takes to reach its check depends on the
+      // machine, and without this a fast one could see no edit land before it.
+      const offset = Math.floor(Math.random() * 900) - 300;
+      const after = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
       const [result] = await Promise.all([
-        clawops(['apply', planFile, '--repo', race.dir, '--json'], { env }),
-        new Promise((r) => setTimeout(r, delay)).then(() => otherEdit(other, patch)),
+        after(-offset).then(() => clawops(['apply', planFile, '--repo', race.dir, '--json'], { env })),
+        after(offset).then(() => otherEdit(other, patch)),
       ]);
       const status = result.stdout ? applyResults(result.stdout)[0]!.status : 'error';
+      outcomes[status] = (outcomes[status] ?? 0) + 1;
+      if (status === 'error') lastError = result.stderr;
       if (status === 'refused') refused++;
       if (status === 'applied') applied++;
       const live = await agent(d, target === 'unmanaged' ? 'main' : 'racer');
@@ -215,7 +222,7 @@ describe('concurrent edits between plan and apply', () => {
     }
     expect(clobbers).toEqual([]);
     // It really raced: some applies got in first, some were refused.
-    expect(refused).toBeGreaterThan(0);
+    expect(refused, `outcomes ${JSON.stringify(outcomes)}; last error: ${lastError}`).toBeGreaterThan(0);
     expect(applied).toBeGreaterThan(0);
   });
 });
