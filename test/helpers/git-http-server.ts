@@ -56,7 +56,9 @@ export async function startGitHttpServer(opts: { token?: string } = {}): Promise
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
-    if (expectedAuth && req.headers.authorization !== expectedAuth) {
+    // The scheme is case-insensitive (RFC 7235); actions/checkout sends `basic`.
+    const given = req.headers.authorization?.replace(/^basic /i, 'Basic ');
+    if (expectedAuth && given !== expectedAuth) {
       res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="git"' }).end('unauthorized\n');
       return;
     }
