@@ -16,7 +16,7 @@ const base = {
   summary: { path: 'spec.config.tools.deny', action: 'update', category: 'tools', before: { b: 2, a: [3, { z: 1, y: 2 }] }, after: null },
   beforeHash: 'sha256:aa',
   afterHash: 'sha256:bb',
-  approval: { kind: 'pull-request' as const, pr: 12, reviewers: ['sec-lead', 'alice'], headSha: 'a'.repeat(40) },
+  approval: { kind: 'pull-request' as const, pulls: [{ pr: 12, reviewers: [{ login: 'sec-lead', groups: ['security'] }, { login: 'alice', groups: [] }], headSha: 'a'.repeat(40) }] },
   desiredCommit: 'b'.repeat(40),
   prev: GENESIS_HASH,
 };
@@ -30,7 +30,7 @@ describe('canonical form', () => {
     expect(line).toBe(canonicalLine(e));
     expect(Object.keys(JSON.parse(line))).toEqual(['seq', 'time', 'type', 'actor', 'traceId', 'target', 'resource', 'agentId', 'risk', 'summary', 'beforeHash', 'afterHash', 'approval', 'desiredCommit', 'prev', 'hash']);
     expect(line).toContain('"summary":{"action":"update","after":null,"before":{"a":[3,{"y":2,"z":1}],"b":2},"category":"tools","path":"spec.config.tools.deny"}');
-    expect(line).toContain('"approval":{"headSha":"' + 'a'.repeat(40) + '","kind":"pull-request","pr":12,"reviewers":["sec-lead","alice"]}');
+    expect(line).toContain('"approval":{"kind":"pull-request","pulls":[{"headSha":"' + 'a'.repeat(40) + '","pr":12,"reviewers":[{"groups":["security"],"login":"sec-lead"},{"groups":[],"login":"alice"}]}]}');
   });
 
   it('hash = SHA-256 of the canonical line without its hash member', () => {

@@ -134,10 +134,10 @@ describe('the approval gate', () => {
     ],
   };
   it('holds without evidence, applies with reviews meeting every requirement, and always on break-glass; deny never', () => {
-    const pr = (reviewers: Array<{ login: string; groups: string[] }>) => ({ kind: 'pull-request' as const, pr: 7, headSha: 'a'.repeat(40), reviewers });
+    const pr = (reviewers: Array<{ login: string; groups: string[] }>) => ({ kind: 'pull-request' as const, pulls: [{ pr: 7, headSha: 'a'.repeat(40), reviewers }] });
     expect(gate(verdict, undefined)).toBe('hold');
     expect(gate(verdict, pr([{ login: 'sam', groups: ['security'] }, { login: 'carol', groups: [] }]))).toBe('hold');
-    expect(missingApprovals(verdict, pr([{ login: 'sam', groups: ['security'] }]))).toEqual(['1 more approval from security (p/a)', '1 more approval from @carol (p/b)']);
+    expect(missingApprovals(verdict, pr([{ login: 'sam', groups: ['security'] }]))).toEqual(['1 more approval from security on #7 (p/a)', '1 more approval from @carol on #7 (p/b)']);
     expect(gate(verdict, pr([{ login: 'sam', groups: ['security'] }, { login: 'sam', groups: ['security'] }, { login: 'carol', groups: [] }])), 'one person counts once').toBe('hold');
     expect(gate(verdict, pr([{ login: 'sam', groups: ['security'] }, { login: 'ana', groups: ['security', 'platform'] }, { login: 'carol', groups: [] }]))).toBe('apply');
     expect(gate(verdict, { kind: 'break-glass', by: 'ops', reason: 'outage' })).toBe('apply');

@@ -123,7 +123,7 @@ export function maskEvent(input: AuditEventInput, masker: Masker, time: string):
     input.approval?.kind === 'break-glass'
       ? { kind: 'break-glass' as const, by: text(input.approval.by), reason: text(input.approval.reason) }
       : input.approval
-        ? { ...input.approval, reviewers: input.approval.reviewers.map(text) }
+        ? { ...input.approval, pulls: input.approval.pulls.map((pr) => ({ ...pr, reviewers: pr.reviewers.map((r) => ({ ...r, login: text(r.login) })) })) }
         : undefined;
   return {
     ...input,

@@ -10,6 +10,7 @@
 import { createHash } from 'node:crypto';
 import Type, { type Static } from 'typebox';
 import { Compile } from 'typebox/compile';
+import { ApprovalEvidence } from '../policy/evidence.ts';
 import { RISKS } from '../model/common.ts';
 
 /**
@@ -28,6 +29,7 @@ export const KNOWN_EVENT_TYPES = {
   'drift.detected': 'live differs from last-applied on a managed field',
   'drift.reverted': 'drift was overwritten with the desired state',
   'approval.recorded': 'an approval (pull-request reviews) released a held change',
+  'approval.requested': 'clawops opened (or kept) an approval pull request for a held change set',
   'break-glass': 'an agent was disabled or recovered outside the normal flow',
 } as const satisfies Record<string, string>;
 export type KnownEventType = keyof typeof KNOWN_EVENT_TYPES;
@@ -50,26 +52,6 @@ export const ChangeSummary = Type.Object(
 );
 export type ChangeSummary = Static<typeof ChangeSummary>;
 
-export const ApprovalEvidence = Type.Union([
-  Type.Object(
-    {
-      kind: Type.Literal('pull-request'),
-      pr: Type.Integer({ minimum: 1 }),
-      reviewers: Type.Array(Type.String(), { description: 'GitHub logins whose reviews counted.' }),
-      headSha: Type.String({ pattern: '^[0-9a-f]{40}([0-9a-f]{24})?$', description: 'The head commit the reviews approved.' }),
-    },
-    { additionalProperties: false },
-  ),
-  Type.Object(
-    {
-      kind: Type.Literal('break-glass'),
-      by: Type.String({ minLength: 1 }),
-      reason: Type.String({ minLength: 1 }),
-    },
-    { additionalProperties: false },
-  ),
-]);
-export type ApprovalEvidence = Static<typeof ApprovalEvidence>;
 
 export const AuditEvent = Type.Object(
   {

@@ -28,8 +28,20 @@ export function recordApply(log: AuditLog, plan: Plan, results: readonly FleetAp
     });
     const landed = r.status === 'applied';
     if (landed) {
+      for (const [agentId, approval] of Object.entries(r.approvals)) {
+        if (approval.kind !== 'pull-request' || !approval.ledger) continue;
+        const pull = approval.pulls[0];
+        event({
+          type: 'approval.recorded',
+          resource: r.attempted.find((c) => c.agentId === agentId)?.resource ?? `Agent/${agentId}`,
+          agentId,
+          summary: { message: `approvals/ledger.yaml entry ${approval.ledger} released the held changes${pull ? ` (pull request #${pull.pr}, approved by ${pull.reviewers.map((x) => x.login).join(', ')})` : ''}` },
+          approval,
+        });
+      }
       for (const c of r.attempted) {
         const overridden = r.breakGlass && c.verdict.effect === 'require-approval';
+        const reviewed = c.verdict.effect === 'require-approval' ? r.approvals[c.agentId] : undefined;
         event({
           type: 'change.applied',
           resource: c.resource,
@@ -43,7 +55,7 @@ export function recordApply(log: AuditLog, plan: Plan, results: readonly FleetAp
             ...(c.after !== undefined ? { after: c.after } : {}),
             ...(c.verdict.rules.length ? { message: `policy: ${c.verdict.effect} (${c.verdict.rules.map((x) => x.rule).join(', ')})${overridden ? ' — applied under break-glass' : ''}` } : {}),
           },
-          ...(overridden && r.breakGlass ? { approval: { kind: 'break-glass' as const, by: r.breakGlass.by, reason: r.breakGlass.reason } } : {}),
+          ...(overridden && r.breakGlass ? { approval: { kind: 'break-glass' as const, by: r.breakGlass.by, reason: r.breakGlass.reason } } : reviewed ? { approval: reviewed } : {}),
         });
       }
     }

@@ -187,7 +187,10 @@ export function renderEventDetail(e: AuditEvent): string {
     [
       'approval',
       e.approval?.kind === 'pull-request'
-        ? `pull request #${e.approval.pr} at ${e.approval.headSha.slice(0, 12)}, approved by ${e.approval.reviewers.join(', ') || 'nobody'}`
+        ? [
+            ...e.approval.pulls.map((p) => `pull request #${p.pr} at ${p.headSha.slice(0, 12)}, approved by ${p.reviewers.map((r) => r.login).join(', ') || 'nobody'}`),
+            ...(e.approval.ledger ? [`released by approvals/ledger.yaml entry ${e.approval.ledger}`] : []),
+          ].join('; ')
         : e.approval
           ? `break-glass by ${e.approval.by}: ${e.approval.reason}`
           : undefined,

@@ -12,6 +12,7 @@ import git from 'isomorphic-git';
 import { ClawopsError } from '../errors.ts';
 import type { RepositoryConfig } from '../model/repository.ts';
 import type { Redactor } from '../redact/redactor.ts';
+import { findWorktree } from './worktree.ts';
 import { readSecret } from '../secrets/age-store.ts';
 import { openStateBranch } from './object-branch.ts';
 import { signerFromEnv, signerFromKeyText, type CommitSigner } from './signing-key.ts';
@@ -47,14 +48,15 @@ export interface RepoStateBranch {
 
 /** `<repo>/.git`, following a `.git` file (worktrees, submodules) to the directory holding refs and objects. */
 export async function gitdirOf(repoRoot: string): Promise<string> {
-  const dotGit = join(repoRoot, '.git');
-  const s = await stat(dotGit).catch(() => undefined);
-  if (!s) throw new NotAGitRepoError(`${repoRoot} is not a git repository: run \`git init\` there (clawops keeps its audit branch in it)`, { repo: repoRoot });
+  const wt = await findWorktree(repoRoot);
+  if (!wt) throw new NotAGitRepoError(`${repoRoot} is not a git repository: run \`git init\` there (clawops keeps its audit branch in it)`, { repo: repoRoot });
+  const { dotGit } = wt;
+  const s = await stat(dotGit);
   let gitdir = dotGit;
   if (s.isFile()) {
     const m = /^gitdir: (.+)$/m.exec(await readFile(dotGit, 'utf8'));
     if (!m) throw new NotAGitRepoError(`${dotGit} is a file but not a "gitdir:" pointer`, { repo: repoRoot });
-    gitdir = resolve(repoRoot, m[1]!.trim());
+    gitdir = resolve(wt.root, m[1]!.trim());
   }
   const common = await readFile(join(gitdir, 'commondir'), 'utf8').catch(() => undefined);
   return common ? resolve(gitdir, common.trim()) : gitdir;

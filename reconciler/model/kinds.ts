@@ -415,6 +415,32 @@ export const PolicyTest = resource(
   'Table tests of policies, run by `clawops policy test`: a change or a state in, the expected verdict out.',
 );
 
+export const ApprovalLedger = resource(
+  'ApprovalLedger',
+  Type.Object(
+    {
+      entries: Type.Array(
+        Type.Object(
+          {
+            id: Type.String({ pattern: '^[0-9a-f]{16,64}$', description: 'Hash of the held change set (gateway, agent, each change and its new value); clawops recomputes it to find the entry.' }),
+            gateway: Type.String({ minLength: 1 }),
+            agent: Type.String({ minLength: 1 }),
+            changes: Type.Array(Type.String(), { description: 'The held changes, one line each (`Agent/x spec.config.model.primary (update)`), for reviewers.' }),
+            rules: Type.Array(Type.String(), { description: 'The policy rules that asked for approval (`policy/id`).' }),
+            approvers: Type.Array(Type.String(), { description: 'Who must approve, e.g. `2 from security`.' }),
+            commits: Type.Array(Type.String({ pattern: '^[0-9a-f]{40}([0-9a-f]{24})?$' }), { description: 'The commits on the main branch that brought the changes without approval.' }),
+            requestedAt: Type.String({ format: 'date-time' }),
+          },
+          { additionalProperties: false },
+        ),
+        { description: 'One entry per approval pull request clawops opened; merged with the required reviews, an entry releases its held change set.' },
+      ),
+    },
+    { additionalProperties: false },
+  ),
+  'The record of approvals for changes that reached the main branch without them (`approvals/ledger.yaml`); clawops adds entries in approval pull requests.',
+);
+
 /** kind → schema. Order is the order `init` writes examples and `validate` reports kinds. */
 export const KINDS = {
   Gateway,
@@ -427,6 +453,7 @@ export const KINDS = {
   Policy,
   PolicyException,
   PolicyTest,
+  ApprovalLedger,
 } as const satisfies Record<string, TSchema>;
 
 export type KindName = keyof typeof KINDS;

@@ -7,12 +7,12 @@
  *   files in DIR (default `<repo>/.clawops/state`) and the audit branch in a bare repository
  *   `DIR/audit.git`, so an air-gapped or throwaway run still leaves a signed, verifiable trail.
  */
-import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as git from 'isomorphic-git';
 import fs from 'node:fs';
 import { BufferedBranch } from '../git/buffered-branch.ts';
 import { gitdirOf, openRepoStateBranch } from '../git/open-repo-branch.ts';
+import { findWorktree } from '../git/worktree.ts';
 import type { RepositoryConfig } from '../model/repository.ts';
 import type { Redactor } from '../redact/redactor.ts';
 import { GitBranchStateStore } from './git-branch-store.ts';
@@ -26,7 +26,7 @@ export interface StateLocation {
   readonly localGitdir?: string;
 }
 
-const isGitCheckout = (root: string): Promise<boolean> => stat(join(root, '.git')).then(() => true, () => false);
+const isGitCheckout = async (root: string): Promise<boolean> => (await findWorktree(root)) !== undefined;
 
 export async function stateLocation(root: string, explicitDir: string | undefined): Promise<StateLocation> {
   if (explicitDir) return { stateDir: explicitDir, localGitdir: join(explicitDir, 'audit.git') };

@@ -119,6 +119,20 @@ spec:
 `,
   ],
   [
+    'approvals/ledger.yaml',
+    `${modeline(1, 'approvalledger.schema.json')}
+# Approvals of changes that reached main without the reviews policy asks for. clawops holds such a
+# change and opens a pull request adding an entry here; merging that pull request with the
+# required reviews releases it. Entries stay as the record.
+apiVersion: clawops.dev/v1
+kind: ApprovalLedger
+metadata:
+  name: ledger
+spec:
+  entries: []
+`,
+  ],
+  [
     'budgets/platform.yaml',
     `${modeline(1, 'budget.schema.json')}
 # A monthly spend limit for the platform team's agents.
