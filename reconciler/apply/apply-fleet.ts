@@ -10,14 +10,37 @@ import { planOne, secretHasher, type PlanContext } from '../plan/make-plan.ts';
 import { deepEqual } from '../plan/json-paths.ts';
 import type { Change, GatewayPlan, Plan } from '../plan/plan.ts';
 import { planGateway } from '../plan/planner.ts';
-import { gate, missingApprovals, type ApprovalEvidence } from '../policy/approvals.ts';
-import type { ManagedAgent } from '../state/state-store.ts';
+import { gate, missingApprovals, type ApprovalEvidence, type ChangeSet, type ChangeSetApproval } from '../policy/approvals.ts';
+import type { LastApplied, ManagedAgent } from '../state/state-store.ts';
+import { changeSetId } from '../policy/ledger.ts';
 import { readSecret } from '../secrets/age-store.ts';
 import { applyGateway, type GatewayApplyResult } from './apply-gateway.ts';
 
 export interface ApplyFleetOptions {
   readonly maxRateLimitWaitMs?: number;
-  /** Approval evidence for changes policy gates (reviews, or a break-glass override). */
+  /** A break-glass override: lets every require-approval change through, recorded as such. */
+  readonly evidence?: ApprovalEvidence;
+  /** Where approvals of gated change sets come from (pull-request reviews, the ledger). */
+  readonly approvals?: ApprovalSource;
+  /** The fleet repo commit being applied. */
+  readonly desiredCommit?: string;
+}
+
+/** Finds the approval evidence of one agent's gated change set (reconciler/github/change-approvals.ts). */
+export interface ApprovalSource {
+  check(set: ChangeSet): Promise<ChangeSetApproval>;
+}
+
+/** An agent's changes policy held for approval, with what the approval check found. */
+export interface HeldChangeSet {
+  readonly gateway: string;
+  readonly agentId: string;
+  readonly resource: string;
+  /** The change set's id (`approvals/ledger.yaml` entries name it). */
+  readonly id: string;
+  readonly changes: readonly Change[];
+  /** Main-branch commits that brought it. */
+  readonly commits: readonly string[];
   readonly evidence?: ApprovalEvidence;
 }
 
@@ -38,6 +61,10 @@ export interface FleetApplyResult extends GatewayApplyResult {
   readonly gated: readonly GatedChange[];
   /** Set when a break-glass override let require-approval changes through. */
   readonly breakGlass?: { readonly by: string; readonly reason: string; readonly changes: number };
+  /** Change sets waiting for approval (not those held only because something else was denied). */
+  readonly held: readonly HeldChangeSet[];
+  /** Agent id → the approval that let its gated changes through. */
+  readonly approvals: Readonly<Record<string, ApprovalEvidence>>;
 }
 
 export async function applyPlan(plan: Plan, gateways: ReadonlyArray<LoadedOf<'Gateway'>>, ctx: PlanContext, opts: ApplyFleetOptions = {}): Promise<FleetApplyResult[]> {
@@ -46,7 +73,7 @@ export async function applyPlan(plan: Plan, gateways: ReadonlyArray<LoadedOf<'Ga
   const secretValue = (name: string) => readSecret(ctx.access.root, name, ctx.access.identities, ctx.access.redactor);
   return mapLimited(plan.gateways, ctx.parallelism, async (given): Promise<FleetApplyResult> => {
     /** Nothing was written to this gateway. */
-    const untouched = (status: 'refused' | 'failed', message: string, changes = given.changes.length): FleetApplyResult => ({ gateway: given.gateway, status, message, writes: 0, changes, attempted: [], gated: [] });
+    const untouched = (status: 'refused' | 'failed', message: string, changes = given.changes.length): FleetApplyResult => ({ gateway: given.gateway, status, message, writes: 0, changes, attempted: [], gated: [], held: [], approvals: {} });
     const refused = (message: string) => untouched('refused', message);
     const gw = byName.get(given.gateway);
     if (!gw) return refused(`${given.gateway} is no longer a Gateway in the repo`);
@@ -57,7 +84,9 @@ export async function applyPlan(plan: Plan, gateways: ReadonlyArray<LoadedOf<'Ga
       const why = divergence(given, fresh.plan);
       if (why) return refused(why);
       const lastApplied = await ctx.store.lastApplied(gw.name);
-      const gating = gatePlan(fresh.plan, opts.evidence);
+      const checks = await checkApprovals(fresh.plan, lastApplied, opts);
+      const evidenceOf = (agentId: string) => opts.evidence ?? checks.get(agentId)?.approval?.evidence;
+      const gating = gatePlan(fresh.plan, evidenceOf, (agentId) => checks.get(agentId)?.error);
       let toApply = given;
       let desired = fresh.desired;
       let owned = lastApplied;
@@ -79,13 +108,29 @@ export async function applyPlan(plan: Plan, gateways: ReadonlyArray<LoadedOf<'Ga
         secretHash,
         now: ctx.now,
         ...(heldAgents ? { heldAgents } : {}),
+        ...(opts.desiredCommit ? { desiredCommit: opts.desiredCommit } : {}),
         ...(opts.maxRateLimitWaitMs !== undefined ? { maxRateLimitWaitMs: opts.maxRateLimitWaitMs } : {}),
       });
       const landed = result.status === 'applied' || result.status === 'unchanged';
+      const needsApproval = (agentId: string) => fresh.plan.changes.some((c) => c.agentId === agentId && c.verdict.effect === 'require-approval');
+      const denied = new Set(gating.gated.filter((g) => g.gate === 'deny').map((g) => g.agentId));
+      const held = [...gating.heldAgents]
+        .filter((id) => needsApproval(id) && !denied.has(id))
+        .map((agentId): HeldChangeSet => {
+          const changes = fresh.plan.changes.filter((c) => c.agentId === agentId);
+          const check = checks.get(agentId)?.approval;
+          const evidence = evidenceOf(agentId);
+          return { gateway: gw.name, agentId, resource: changes[0]!.resource, id: check?.id ?? changeSetId(gw.name, agentId, changes), changes, commits: check?.commits ?? [], ...(evidence ? { evidence } : {}) };
+        });
+      const approvals = Object.fromEntries(
+        [...new Set(toApply.changes.map((c) => c.agentId))].filter((id) => needsApproval(id) && evidenceOf(id)).map((id) => [id, evidenceOf(id)!]),
+      );
       return {
         ...result,
         attempted: toApply.changes,
         gated: gating.gated,
+        held: landed ? held : [],
+        approvals: landed ? approvals : {},
         ...(opts.evidence?.kind === 'break-glass' && landed && gating.breakGlassed > 0 ? { breakGlass: { by: opts.evidence.by, reason: opts.evidence.reason, changes: gating.breakGlassed } } : {}),
       };
     } finally {
@@ -94,16 +139,42 @@ export async function applyPlan(plan: Plan, gateways: ReadonlyArray<LoadedOf<'Ga
   });
 }
 
+/** Runs the approval check for every agent with gated changes (none under break-glass, none without a source). */
+async function checkApprovals(plan: GatewayPlan, lastApplied: LastApplied | undefined, opts: ApplyFleetOptions): Promise<Map<string, { approval?: ChangeSetApproval; error?: string }>> {
+  const out = new Map<string, { approval?: ChangeSetApproval; error?: string }>();
+  if (!opts.approvals || opts.evidence) return out;
+  const agents = [...new Set(plan.changes.filter((c) => c.verdict.effect === 'require-approval').map((c) => c.agentId))];
+  for (const agentId of agents) {
+    const changes = plan.changes.filter((c) => c.agentId === agentId);
+    // A denied change holds the agent whatever the reviews say: no need to ask GitHub.
+    if (changes.some((c) => c.verdict.effect === 'deny')) continue;
+    const files = [...changes.flatMap((c) => (c.source ? [c.source.file] : [])), ...plan.operations.files.filter((f) => f.agentId === agentId).map((f) => f.contentFile)];
+    const base = lastApplied?.agents[agentId]?.commit;
+    try {
+      out.set(agentId, { approval: await opts.approvals.check({ gateway: plan.gateway, agentId, changes, files, ...(base ? { base } : {}) }) });
+    } catch (e) {
+      // GitHub unreachable or refusing: this agent waits, the rest of the gateway goes on.
+      out.set(agentId, { error: (e as Error).message });
+    }
+  }
+  return out;
+}
+
 /** Which changes policy lets through with this evidence; every change of an agent with a gated one waits with it. */
-export function gatePlan(plan: GatewayPlan, evidence: ApprovalEvidence | undefined): { gated: GatedChange[]; heldAgents: Set<string>; breakGlassed: number } {
-  const decided = plan.changes.map((c) => ({ c, g: gate(c.verdict, evidence) }));
+export function gatePlan(
+  plan: GatewayPlan,
+  evidenceOf: (agentId: string) => ApprovalEvidence | undefined,
+  checkError: (agentId: string) => string | undefined = () => undefined,
+): { gated: GatedChange[]; heldAgents: Set<string>; breakGlassed: number } {
+  const decided = plan.changes.map((c) => ({ c, g: gate(c.verdict, evidenceOf(c.agentId)) }));
   const heldAgents = new Set(decided.filter((d) => d.g !== 'apply').map((d) => d.c.agentId));
   const gated = decided
     .filter((d) => heldAgents.has(d.c.agentId))
     .map(({ c, g }): GatedChange => {
       const base = { agentId: c.agentId, resource: c.resource, path: c.path, risk: c.risk };
       if (g === 'deny') return { ...base, gate: 'deny', why: `denied by ${c.verdict.rules.filter((r) => r.effect === 'deny').map((r) => r.rule).join(', ')}` };
-      if (g === 'hold') return { ...base, gate: 'hold', why: `needs ${missingApprovals(c.verdict, evidence).join(' and ')}` };
+      const error = checkError(c.agentId);
+      if (g === 'hold') return { ...base, gate: 'hold', why: error ? `could not check its approvals: ${error}` : `needs ${missingApprovals(c.verdict, evidenceOf(c.agentId)).join(' and ')}` };
       return { ...base, gate: 'hold', why: `held with the other changes of agent ${c.agentId}` };
     });
   const breakGlassed = decided.filter((d) => !heldAgents.has(d.c.agentId) && d.c.verdict.effect === 'require-approval').length;

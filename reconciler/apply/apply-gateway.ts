@@ -17,6 +17,7 @@ import { explainGatewayError } from '../live/explain-gateway-error.ts';
 import { cronDigest } from '../plan/agent-docs.ts';
 import { mapSecretRefs } from '../plan/json-paths.ts';
 import type { GatewayPlan, LiveHashes } from '../plan/plan.ts';
+import { toSnapshot } from '../plan/live-snapshot.ts';
 import { planGateway } from '../plan/planner.ts';
 import { fileKey, readLive, type LiveGateway } from '../plan/read-live.ts';
 import type { LastApplied, ManagedAgent, PreApplySnapshot, StateStore } from '../state/state-store.ts';
@@ -56,6 +57,8 @@ export interface ApplyContext {
    * planned or verified, and their last-applied entries saved back untouched.
    */
   readonly heldAgents?: Readonly<Record<string, ManagedAgent>>;
+  /** The fleet repo commit being applied (stamped on each agent's last-applied entry). */
+  readonly desiredCommit?: string;
 }
 
 /** The state to save: what this apply owns plus, unchanged, what the held agents owned before. */
@@ -151,26 +154,23 @@ export async function applyGateway(plan: GatewayPlan, gw: OpenClawGateway, ctx: 
   } catch (e) {
     return rollback(plan, gw, ctx, { pre, preApplyId, writes, reason: `verification failed: ${explainGatewayError(e, plan.gateway).message}`, outcomeUnknown: false, ours });
   }
-  await ctx.store.saveLastApplied(withHeld(await state, ctx));
-  await ctx.store.saveLiveSnapshot(plan.gateway, liveSnapshot(verified, ctx.now()));
+  const journalAt = await latestJournalAt(gw);
+  await ctx.store.saveLastApplied(withHeld({ ...(await state), ...(journalAt !== undefined ? { journalAt } : {}) }, ctx));
+  await ctx.store.saveLiveSnapshot(plan.gateway, toSnapshot(verified, ctx.now()));
   return result('applied', `${plan.changes.length} change(s) in ${writes} write(s), verified`, writes, preApplyId);
 }
 
 /**
- * What live looked like right after a verified apply, for plans made without the gateway (CI).
- * The gateway redacts secrets in every config view, so nothing here holds one; workspace files
- * are kept as hashes.
+ * The newest entry of the gateway's config journal, by the gateway's clock, right after our own
+ * writes: drift detection reads the journal from here on, so our writes are never taken for
+ * someone else's. Best effort: an older gateway without the journal just has no mark.
  */
-function liveSnapshot(live: LiveGateway, at: Date): JsonObject {
-  return {
-    takenAt: at.toISOString(),
-    version: live.version,
-    configHash: live.config.hash,
-    sourceConfig: live.config.sourceConfig,
-    execApprovals: { hash: live.execApprovals.hash, file: live.execApprovals.file },
-    cron: live.cron.filter((j) => j.declarationKey?.startsWith(CRON_KEY_PREFIX)),
-    files: Object.fromEntries([...live.files].map(([k, f]) => [k, f?.hash ?? null])),
-  };
+async function latestJournalAt(gw: OpenClawGateway): Promise<number | undefined> {
+  try {
+    return (await gw.changesList({ limit: 1 })).entries[0]?.at;
+  } catch {
+    return undefined;
+  }
 }
 
 function describeStale(e: StaleHashError): string {
@@ -265,9 +265,11 @@ async function nextLastApplied(ctx: ApplyContext, target: string, pre: PreApplyS
       ...(a.exec ? { exec: a.exec.policy } : {}),
       secretHashes,
       created: ctx.lastApplied?.agents[a.id]?.created ?? !pre.config.agentIds.includes(a.id),
+      ...(ctx.desiredCommit ? { commit: ctx.desiredCommit } : {}),
+      cronJobs: Object.fromEntries(a.cron.map((c) => [c.declarationKey, c.job])),
     };
   }
-  return { target, appliedAt: ctx.now().toISOString(), agents };
+  return { target, appliedAt: ctx.now().toISOString(), agents, ...(ctx.lastApplied?.journalAt !== undefined ? { journalAt: ctx.lastApplied.journalAt } : {}) };
 }
 
 /** After a fully verified no-op, make sure the state reflects what clawops now owns. */

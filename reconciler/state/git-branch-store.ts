@@ -1,6 +1,6 @@
 /**
  * The state store on the signed state branch (DESIGN §6): `state/last-applied/<target>.json`,
- * `state/pre-apply/<target>/<id>.json` and `state/live/<target>.json`. Writes are staged and go
+ * `state/pre-apply/<target>/<id>.json`, `state/live/<target>.json` and `state/drift/<target>.json`. Writes are staged and go
  * out with the run's one commit, except pre-apply snapshots: rollback depends on them, so each is
  * committed (and published) before the caller touches the gateway. The secret-hash key stays in
  * a local file, never in git.
@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import type { JsonObject } from '../../fleet/openclaw/gateway-api.ts';
 import type { BufferedBranch } from '../git/buffered-branch.ts';
 import { loadOrCreateSecretHashKey } from './secret-hash-key.ts';
-import type { LastApplied, PreApplySnapshot, StateStore } from './state-store.ts';
+import type { DriftRecord, LastApplied, PreApplySnapshot, StateStore } from './state-store.ts';
 
 /** A target name as one path segment. */
 const safe = (target: string): string => target.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.*$/, (dots) => `_${dots}`);
@@ -24,6 +24,7 @@ export function stableJson(value: unknown): string {
 export const lastAppliedPath = (target: string): string => `state/last-applied/${safe(target)}.json`;
 export const preApplyPath = (target: string, id: string): string => `state/pre-apply/${safe(target)}/${safe(id)}.json`;
 export const livePath = (target: string): string => `state/live/${safe(target)}.json`;
+export const driftPath = (target: string): string => `state/drift/${safe(target)}.json`;
 
 export interface GitBranchStateStoreOptions {
   readonly branch: BufferedBranch;
@@ -66,6 +67,18 @@ export class GitBranchStateStore implements StateStore {
 
   async saveLiveSnapshot(target: string, snapshot: JsonObject): Promise<void> {
     this.branch.stage(livePath(target), stableJson(snapshot));
+  }
+
+  liveSnapshot(target: string): Promise<JsonObject | undefined> {
+    return this.read<JsonObject>(livePath(target));
+  }
+
+  driftRecord(target: string): Promise<DriftRecord | undefined> {
+    return this.read<DriftRecord>(driftPath(target));
+  }
+
+  async saveDriftRecord(record: DriftRecord): Promise<void> {
+    this.branch.stage(driftPath(record.target), stableJson(record));
   }
 
   secretHashKey(): Promise<Buffer> {

@@ -8,7 +8,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { JsonObject } from '../../fleet/openclaw/gateway-api.ts';
 import { loadOrCreateSecretHashKey } from './secret-hash-key.ts';
-import type { LastApplied, PreApplySnapshot, StateStore } from './state-store.ts';
+import type { DriftRecord, LastApplied, PreApplySnapshot, StateStore } from './state-store.ts';
 
 const safe = (target: string): string => target.replace(/[^A-Za-z0-9._-]/g, '_');
 
@@ -39,6 +39,18 @@ export class LocalDirStateStore implements StateStore {
 
   saveLiveSnapshot(target: string, snapshot: JsonObject): Promise<void> {
     return this.write(join('live', `${safe(target)}.json`), snapshot);
+  }
+
+  liveSnapshot(target: string): Promise<JsonObject | undefined> {
+    return this.read<JsonObject>(join('live', `${safe(target)}.json`));
+  }
+
+  driftRecord(target: string): Promise<DriftRecord | undefined> {
+    return this.read<DriftRecord>(join('drift', `${safe(target)}.json`));
+  }
+
+  saveDriftRecord(record: DriftRecord): Promise<void> {
+    return this.write(join('drift', `${safe(record.target)}.json`), record);
   }
 
   secretHashKey(): Promise<Buffer> {

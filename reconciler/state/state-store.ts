@@ -23,6 +23,10 @@ export interface ManagedAgent {
   readonly secretHashes: Readonly<Record<string, string>>;
   /** clawops created the agent (only such agents are ever pruned). */
   readonly created: boolean;
+  /** The fleet repo commit this was applied from: where the approval check of its next changes starts. */
+  readonly commit?: string;
+  /** Its cron jobs as applied, by declarationKey (`cron.add` params, `{ secretRef }` kept): drift compares live jobs with these. */
+  readonly cronJobs?: Readonly<Record<string, JsonObject>>;
 }
 
 export interface LastApplied {
@@ -30,6 +34,8 @@ export interface LastApplied {
   readonly appliedAt: string;
   readonly commit?: string;
   readonly agents: Readonly<Record<string, ManagedAgent>>;
+  /** The gateway's newest config-journal time (its clock, ms) right after clawops' last write: drift reads the journal from here. */
+  readonly journalAt?: number;
 }
 
 /** The live state right before an apply: enough to put every managed document back. */
@@ -45,6 +51,13 @@ export interface PreApplySnapshot {
   readonly files: Readonly<Record<string, string | null>>;
 }
 
+/** What clawops knows of a target's drift across runs: since when each field has drifted, and to what. */
+export interface DriftRecord {
+  readonly target: string;
+  /** By drift item key (`agentId path`). */
+  readonly items: Readonly<Record<string, { readonly firstSeen: string; /** Hash of the live value seen: a new value is new drift. */ readonly live: string }>>;
+}
+
 export interface StateStore {
   lastApplied(target: string): Promise<LastApplied | undefined>;
   saveLastApplied(state: LastApplied): Promise<void>;
@@ -53,6 +66,10 @@ export interface StateStore {
   preApply(target: string, id: string): Promise<PreApplySnapshot | undefined>;
   /** The live config with secrets removed, for plans made without reaching the gateway. */
   saveLiveSnapshot(target: string, snapshot: JsonObject): Promise<void>;
+  /** The latest live snapshot of `target`, if one was saved. */
+  liveSnapshot(target: string): Promise<JsonObject | undefined>;
+  driftRecord(target: string): Promise<DriftRecord | undefined>;
+  saveDriftRecord(record: DriftRecord): Promise<void>;
   /** The key of the keyed hashes that stand for secret values in plans and state. */
   secretHashKey(): Promise<Buffer>;
 }

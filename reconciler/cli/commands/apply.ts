@@ -12,6 +12,10 @@ import { Compile } from 'typebox/compile';
 import { applyPlan, type FleetApplyResult } from '../../apply/apply-fleet.ts';
 import type { GatewayApplyResult } from '../../apply/apply-gateway.ts';
 import type { ApprovalEvidence } from '../../policy/approvals.ts';
+import { approvalFlow } from '../../github/approval-flow.ts';
+import type { ApprovalPrOutcome } from '../../github/approval-prs.ts';
+import type { BotPrAction } from '../../github/bot-pr.ts';
+import { openGitHubSession } from '../../github/session.ts';
 import { UsageError } from '../../errors.ts';
 import { makePlan } from '../../plan/make-plan.ts';
 import { Plan } from '../../plan/plan.ts';
@@ -62,7 +66,9 @@ async function loadPlanFile(file: string): Promise<Plan> {
 
 export async function runApply(file: string | undefined, opts: ApplyOptions, ports: Ports): Promise<ExitCode> {
   const evidence = evidenceFrom(opts, ports);
-  const { gateways, ctx, state } = await planContext(opts, ports, 'apply');
+  const { repo, gateways, ctx, state } = await planContext(opts, ports, 'apply');
+  const github = await openGitHubSession(repo, { env: ports.env, redactor: ports.redactor, warn: (m) => ports.err.write(`github: ${m}\n`) });
+  const approvals = github && state.desiredCommit ? approvalFlow(repo, github, state.desiredCommit) : undefined;
   // Opened before anything is written: events an earlier run could not commit go first.
   const audit = await AuditLog.open(state.branch, { masker: new Masker({ redactor: ports.redactor }), now: ports.now, spillFile: auditSpillFile(ctx.repo.root) });
   let plan: Plan;
@@ -83,16 +89,66 @@ export async function runApply(file: string | undefined, opts: ApplyOptions, por
       }
     }
   }
-  const results = await applyPlan(plan, gateways, ctx, evidence ? { evidence } : {});
+  const results = await applyPlan(plan, gateways, ctx, {
+    ...(evidence ? { evidence } : {}),
+    ...(approvals ? { approvals: approvals.source } : {}),
+    ...(state.desiredCommit ? { desiredCommit: state.desiredCommit } : {}),
+  });
   const traceId = traceIdOf(ports.env);
-  recordApply(audit, plan, results, { actor: actorOf(ports.env), traceId, ...(state.desiredCommit ? { desiredCommit: state.desiredCommit } : {}) });
+  const record = { actor: actorOf(ports.env), traceId, ...(state.desiredCommit ? { desiredCommit: state.desiredCommit } : {}) };
+  recordApply(audit, plan, results, record);
+  let requested: ApprovalPrOutcome[] = [];
+  let requestFailed: string | undefined;
+  try {
+    if (approvals) requested = await approvals.afterApply(results, ports.now());
+  } catch (e) {
+    // The apply itself is done and must be recorded; the next run asks again.
+    requestFailed = `could not open approval pull requests: ${(e as Error).message}`;
+  }
+  recordApprovalRequests(audit, requested, record);
   // One signed commit: the run's events and the state it leaves (last-applied, live snapshots).
   const recorded = await audit.commit(`clawops apply: ${results.map((r) => `${r.gateway} ${r.status}`).join(', ')}\n\ntrace ${traceId}`);
-  if (opts.json) ports.out.write(JSON.stringify({ formatVersion: 1, traceId, auditEvents: recorded.length, results }, null, 2) + '\n');
-  else ports.out.write(renderResults(results));
-  if (!results.every((r) => r.status === 'applied' || r.status === 'unchanged')) return 1;
+  if (opts.json) ports.out.write(JSON.stringify({ formatVersion: 1, traceId, auditEvents: recorded.length, results, approvalRequests: requested }, null, 2) + '\n');
+  else ports.out.write(renderResults(results) + renderApprovalRequests(requested, results, Boolean(github)));
+  if (requestFailed) ports.err.write(`error: ${ports.redactor.redact(requestFailed)}\n`);
+  if (requestFailed || !results.every((r) => r.status === 'applied' || r.status === 'unchanged')) return 1;
   if (results.some((r) => r.gated.some((g) => g.gate === 'deny'))) return 1;
   return results.some((r) => r.gated.length > 0) ? 2 : 0;
+}
+
+/** What became of each held change set's approval PR, and how to release the rest. */
+export function renderApprovalRequests(requested: readonly ApprovalPrOutcome[], results: readonly FleetApplyResult[], github: boolean): string {
+  const lines = requested.map((o) => {
+    const what = `${o.set.agentId} on ${o.set.gateway}`;
+    if (o.problem) return `  ! ${what}: ${o.problem}`;
+    const r = o.result!;
+    const pr = r.number ? `#${r.number} ${r.url ?? ''}`.trim() : '';
+    const text: Record<BotPrAction, string> = {
+      created: `approval PR opened: ${pr}`,
+      updated: `approval PR updated: ${pr}`,
+      unchanged: `approval PR waiting for reviews: ${pr}`,
+      'human-pushed': `approval PR ${pr} has pushes by someone else; left as it is`,
+      'rate-limited': `no approval PR yet (${r.warnings.join('; ')})`,
+    };
+    return [`  → ${what}: ${text[r.action]}`, ...r.warnings.filter(() => r.action !== 'rate-limited').map((w) => `    ! ${w}`)].join('\n');
+  });
+  const held = results.some((r) => r.held.length > 0);
+  if (held && !github) lines.push('  GitHub is not configured here (clawops.yaml spec.github.repository and GITHUB_TOKEN or a GitHub App), so reviews could not be checked; apply from the GitHub Action or with `--break-glass --reason TEXT`.');
+  return lines.length ? lines.join('\n') + '\n' : '';
+}
+
+function recordApprovalRequests(audit: AuditLog, requested: readonly ApprovalPrOutcome[], base: { actor: string; traceId: string; desiredCommit?: string }): void {
+  for (const o of requested) {
+    if (!o.result?.number) continue;
+    audit.record({
+      ...base,
+      type: 'approval.requested',
+      target: o.set.gateway,
+      resource: `Agent/${o.set.agentId}`,
+      agentId: o.set.agentId,
+      summary: { message: `approval pull request #${o.result.number} (${o.result.action}) for change set ${o.set.id}` },
+    });
+  }
 }
 
 const MARK: Record<GatewayApplyResult['status'], string> = { applied: '✓', unchanged: '=', refused: '✗', 'rolled-back': '↺', failed: '✗' };
