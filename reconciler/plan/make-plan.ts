@@ -23,6 +23,7 @@ import { expiringSoon } from '../policy/exceptions.ts';
 import { ofKind } from '../load/resource.ts';
 import { planGateway } from './planner.ts';
 import { readLive, type LiveGateway } from './read-live.ts';
+import { fromSnapshot } from './live-snapshot.ts';
 import { checkAgainstLiveSchema } from './live-schema-check.ts';
 import { ConfigSchemaCache } from '../../fleet/openclaw/config-schema-cache.ts';
 
@@ -43,6 +44,8 @@ export interface PlanContext {
   readonly timeoutMs: number;
   readonly now: () => Date;
   readonly onProgress?: (done: number, total: number) => void;
+  /** Plan against the state branch's live snapshot when a gateway cannot be reached (plan only, never apply). */
+  readonly snapshotFallback?: boolean;
 }
 
 /** What one gateway's planning produced, with the open session when the caller keeps it (apply). */
@@ -67,6 +70,18 @@ export async function secretHasher(ctx: Pick<PlanContext, 'access' | 'store'>): 
   };
 }
 
+/** One operator session to `gw` with the scopes plan and apply use, or why there is none. */
+export async function openSession(gw: LoadedOf<'Gateway'>, ctx: PlanContext, opts: { keepSession: boolean }): Promise<{ session: OpenClawGateway } | { kind: string; message: string }> {
+  try {
+    const options = await gatewayClientOptions(gw, ctx.access, { scopes: PLAN_SCOPES, device: ctx.device, requestTimeoutMs: Math.max(ctx.timeoutMs, 30_000) });
+    // A session kept for apply outlives a gateway restart: it must reconnect to verify or roll back.
+    return { session: await openGatewayWithin(opts.keepSession ? { ...options, reconnect: { giveUpAfterMs: APPLY_RECONNECT_MS } } : options, ctx.timeoutMs) };
+  } catch (e) {
+    if (e instanceof ClawopsError) return { kind: 'credentials', message: `${gw.name}: ${e.message}` };
+    return explainGatewayError(e, gw.name);
+  }
+}
+
 export async function planOne(gw: LoadedOf<'Gateway'>, ctx: PlanContext, opts: { keepSession: boolean }): Promise<PlannedGateway> {
   const base = { gateway: gw.name, url: gw.value.spec.url, notes: [], changes: [], operations: { deleteAgents: [], cronUpserts: [], cronRemovals: [], files: [] } };
   const failed = (kind: string, message: string): PlannedGateway => ({ plan: { ...base, status: 'error', errors: [{ kind, message }] } });
@@ -77,16 +92,12 @@ export async function planOne(gw: LoadedOf<'Gateway'>, ctx: PlanContext, opts: {
     if (e instanceof Error && 'code' in e && (e as NodeJS.ErrnoException).code === 'ENOENT') return failed('repo', `${gw.name}: ${e.message}`);
     throw e;
   }
-  let session: OpenClawGateway;
-  try {
-    const options = await gatewayClientOptions(gw, ctx.access, { scopes: PLAN_SCOPES, device: ctx.device, requestTimeoutMs: Math.max(ctx.timeoutMs, 30_000) });
-    // A session kept for apply outlives a gateway restart: it must reconnect to verify or roll back.
-    session = await openGatewayWithin(opts.keepSession ? { ...options, reconnect: { giveUpAfterMs: APPLY_RECONNECT_MS } } : options, ctx.timeoutMs);
-  } catch (e) {
-    if (e instanceof ClawopsError) return failed('credentials', `${gw.name}: ${e.message}`);
-    const p = explainGatewayError(e, gw.name);
-    return failed(p.kind, p.message);
+  const opened = await openSession(gw, ctx, opts);
+  if ('kind' in opened) {
+    const offline = ctx.snapshotFallback && !opts.keepSession && UNREACHABLE.has(opened.kind) ? await planFromSnapshot(gw, desired, ctx, opened.message) : undefined;
+    return offline ?? failed(opened.kind, opened.message);
   }
+  const { session } = opened;
   try {
     const files = [...desired.agents.values()].flatMap((a) => a.files.map((f) => ({ agentId: a.id, name: f.name })));
     const [live, lastApplied, schema] = await Promise.all([readLive(session, files), ctx.store.lastApplied(gw.name), CONFIG_SCHEMAS.get(session)]);
@@ -104,6 +115,31 @@ export async function planOne(gw: LoadedOf<'Gateway'>, ctx: PlanContext, opts: {
     const p = explainGatewayError(e, gw.name);
     return failed(p.kind, p.message);
   }
+}
+
+/** Connection failures after which a snapshot stands in; auth or pairing problems are never papered over. */
+const UNREACHABLE = new Set(['unreachable', 'timeout', 'connection-lost']);
+
+/** The plan against the latest live snapshot, saying how old it is; undefined when there is none. */
+async function planFromSnapshot(gw: LoadedOf<'Gateway'>, desired: DesiredGateway, ctx: PlanContext, why: string): Promise<PlannedGateway | undefined> {
+  const snap = fromSnapshot(await ctx.store.liveSnapshot(gw.name));
+  if (!snap) return undefined;
+  const lastApplied = await ctx.store.lastApplied(gw.name);
+  const planned = await planGateway({ desired, live: snap.live, lastApplied, secretHash: await secretHasher(ctx), policy: ctx.repo.policy.engine });
+  const note = {
+    level: 'warning' as const,
+    message: `planned against the live snapshot taken ${snap.takenAt.toISOString()} (${age(ctx.now().getTime() - snap.takenAt.getTime())} ago), because ${why}; live may have changed since, and apply re-reads it`,
+  };
+  return { plan: { ...planned, notes: [note, ...planned.notes] } };
+}
+
+function age(ms: number): string {
+  const m = Math.max(0, Math.round(ms / 60_000));
+  if (m < 60) return `${m} minute${m === 1 ? '' : 's'}`;
+  const h = Math.round(m / 60);
+  if (h < 48) return `${h} hour${h === 1 ? '' : 's'}`;
+  const d = Math.round(h / 24);
+  return `${d} days`;
 }
 
 export async function makePlan(gateways: ReadonlyArray<LoadedOf<'Gateway'>>, ctx: PlanContext): Promise<Plan> {

@@ -20,6 +20,8 @@ export interface PlanOptions extends LiveCommandOptions {
   readonly out?: string | undefined;
   readonly format: PlanFormat;
   readonly detailedExitcode: boolean;
+  /** Fall back to the state branch's live snapshot for unreachable gateways (`--no-snapshot` turns it off). */
+  readonly snapshot: boolean;
 }
 
 export function renderPlan(plan: Plan, format: PlanFormat, ports: Ports): string {
@@ -30,7 +32,7 @@ export function renderPlan(plan: Plan, format: PlanFormat, ports: Ports): string
 
 export async function runPlan(opts: PlanOptions, ports: Ports): Promise<ExitCode> {
   const { gateways, ctx } = await planContext(opts, ports, 'plan');
-  const plan = await makePlan(gateways, ctx);
+  const plan = await makePlan(gateways, { ...ctx, snapshotFallback: opts.snapshot });
   ports.out.write(renderPlan(plan, opts.format, ports));
   if (opts.out) {
     await writeFile(opts.out, renderPlanJson(plan));
@@ -50,6 +52,7 @@ export function registerPlan(program: Command, ctx: CommandContext, repoOption: 
     .option('--out <file>', 'also save the plan as JSON for `clawops apply FILE`')
     .addOption(new Option('--format <format>', 'output format').choices([...FORMATS]).default('text'))
     .option('--detailed-exitcode', 'exit 2 when there are changes', false)
+    .option('--no-snapshot', 'fail for an unreachable gateway instead of planning against its last live snapshot from the state branch')
     .action(async (o: PlanOptions) => {
       ctx.exitCode = await runPlan(o, ctx.ports);
     });
