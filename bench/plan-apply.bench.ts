@@ -33,7 +33,7 @@ import { planGateway } from '../reconciler/plan/planner.ts';
 import { readLive } from '../reconciler/plan/read-live.ts';
 import { makeBenchFleet, type BenchFleet } from './fleet-fixture.ts';
 import { capturingPorts, clawopsInProcess } from './in-process-cli.ts';
-import { openclawCli } from './openclaw-cli.ts';
+import { openclawCli } from '../fleet/harness/openclaw-cli.ts';
 import { formatTable, type BenchMetric, type BenchResult } from './report.ts';
 import { median, percentile } from './stats.ts';
 

@@ -3,12 +3,11 @@
  * convergence, a changed YAML, and concurrent edits between plan and apply — by the real
  * `openclaw` CLI and by a second connection racing at random — never clobbered.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureOpenClaw } from '../fleet/harness/install.ts';
-import { COMPILE_CACHE_DIR } from '../fleet/harness/real-gateway.ts';
+import { openclaw } from '../fleet/harness/openclaw-cli.ts';
 import { GatewayClient } from '../fleet/openclaw/client.ts';
 import { exportDeviceKey, generateDeviceIdentity } from '../fleet/openclaw/device-identity.ts';
 import { StaleHashError, WriteNotAppliedError } from '../fleet/openclaw/errors.ts';
@@ -157,7 +156,7 @@ describe('concurrent edits between plan and apply', () => {
     fleet.edit('agents/support/triage.yaml', (t) => t.replace('thinkingDefault: high', 'thinkingDefault: medium'));
     const planFile = join(fleet.dir, 'race.plan.json');
     expect((await clawops(['plan', '--repo', fleet.dir, '--gateway', 'prod-eu', '--out', planFile], { env: fleet.env })).code).toBe(0);
-    await openclawCli(sharedGateway('c').home, ['config', 'set', 'agents.entries.triage.identity.theme', 'edited by hand']);
+    await openclaw(sharedGateway('c').home, ['config', 'set', 'agents.entries.triage.identity.theme', 'edited by hand']);
     const applied = await clawops(['apply', planFile, '--repo', fleet.dir, '--gateway', 'prod-eu'], { env: fleet.env });
     expect(applied.code).toBe(1);
     expect(applied.stdout).toMatch(/prod-eu: refused — prod-eu: live changed since the plan \(config\); nothing was written/);
@@ -370,19 +369,3 @@ describe('apply in a git checkout', () => {
     expect((await clawops(['plan', '--repo', repo.dir, '--detailed-exitcode'], { env: repo.env })).code).toBe(0);
   });
 });
-
-/** The real `openclaw` CLI against a test gateway's state, as an operator at the host would run it. */
-async function openclawCli(home: string, args: readonly string[]): Promise<string> {
-  const { entry } = await ensureOpenClaw();
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [entry, ...args], {
-      env: { PATH: process.env.PATH, HOME: home, OPENCLAW_HOME: home, OPENCLAW_NO_AUTO_UPDATE: '1', OPENCLAW_DISABLE_BONJOUR: '1', NO_COLOR: '1', NODE_COMPILE_CACHE: COMPILE_CACHE_DIR },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new Error(`openclaw ${args.join(' ')} exited ${code}: ${out}`))));
-  });
-}

@@ -6,7 +6,8 @@
 import { spawn } from 'node:child_process';
 import { delimiter, dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { COMPILE_CACHE_DIR } from '../fleet/harness/real-gateway.ts';
+import { ensureOpenClaw } from './install.ts';
+import { COMPILE_CACHE_DIR } from './real-gateway.ts';
 
 export interface OpenClawCliRun {
   readonly ms: number;
@@ -39,4 +40,10 @@ export function openclawCli(entry: string, home: string, args: readonly string[]
       else reject(new Error(`openclaw ${args.join(' ')} exited ${code}: ${output.trim().slice(-2000)}`));
     });
   });
+}
+
+/** The harness's pinned `openclaw`, installed on first use, run against a gateway's home; resolves with what it printed. */
+export async function openclaw(home: string, args: readonly string[]): Promise<string> {
+  const { entry } = await ensureOpenClaw();
+  return (await openclawCli(entry, home, args)).output;
 }

@@ -18,6 +18,7 @@ import { registerPlan } from './commands/plan.ts';
 import { registerApply } from './commands/apply.ts';
 import { registerPolicy } from './commands/policy.ts';
 import { registerAudit } from './commands/audit.ts';
+import { registerDrift } from './commands/drift.ts';
 import { CLAWOPS_VERSION } from '../version.ts';
 
 export interface CommandContext {
@@ -59,6 +60,7 @@ export function buildProgram(ctx: CommandContext): Command {
   registerImport(program, ctx, repoOption, jsonOption);
   registerPlan(program, ctx, repoOption);
   registerApply(program, ctx, repoOption, jsonOption);
+  registerDrift(program, ctx, repoOption, jsonOption);
   registerPolicy(program, ctx, repoOption, jsonOption);
   registerAudit(program, ctx, repoOption, jsonOption);
 

@@ -15,6 +15,15 @@ export const RepositoryConfig = Type.Object(
             {
               repository: Type.String({ pattern: '^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$', description: '`owner/name` of this fleet repo on GitHub.' }),
               apiUrl: Type.Optional(Type.String({ description: 'GitHub API base URL (GitHub Enterprise); defaults to api.github.com.' })),
+              driftPullRequests: Type.Optional(
+                Type.Object(
+                  {
+                    concurrent: Type.Optional(Type.Integer({ minimum: 1, default: 10, description: 'Open drift pull requests at most; more drift waits.' })),
+                    hourly: Type.Optional(Type.Integer({ minimum: 1, default: 2, description: 'Drift pull requests opened per hour at most.' })),
+                  },
+                  { additionalProperties: false, description: 'Limits on the drift pull requests clawops opens (approval pull requests are never limited).' },
+                ),
+              ),
             },
             { additionalProperties: false },
           ),

@@ -167,7 +167,7 @@ function liveAgentDoc(
 }
 
 /** A live job as far as the desired one speaks: the gateway adds bookkeeping and defaults of its own. */
-function projectJob(job: CronJob, desired: JsonObject | undefined): JsonObject {
+export function projectJob(job: CronJob, desired: JsonObject | undefined): JsonObject {
   if (!desired) return { declarationKey: job.declarationKey, name: job.name };
   const out: JsonObject = {};
   for (const p of leafPaths(desired)) {
@@ -178,7 +178,7 @@ function projectJob(job: CronJob, desired: JsonObject | undefined): JsonObject {
 }
 
 /** The live exec entry without server-added ids and usage bookkeeping. */
-function projectExec(entry: JsonObject, desired: JsonObject | undefined, last: JsonObject | undefined): JsonObject {
+export function projectExec(entry: JsonObject, desired: JsonObject | undefined, last: JsonObject | undefined): JsonObject {
   const keys = new Set([...Object.keys(desired ?? {}), ...Object.keys(last ?? {})]);
   const out: JsonObject = {};
   for (const k of keys) {
