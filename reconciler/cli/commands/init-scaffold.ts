@@ -253,20 +253,34 @@ spec:
   ],
   [
     '.github/workflows/clawops.yml',
-    `# Placeholder: the clawops GitHub Action validates and plans pull requests and applies on merge.
+    `# Pull requests: validate and post the plan (sticky comment, check run with annotations).
+# Pushes to main: apply, with pull-request reviews as the approval of risky changes.
+# Full versions with schedules and GitHub App credentials: clawops' examples/fleet/.github/workflows/.
 name: clawops
 on:
   pull_request:
+  pull_request_review:
+    types: [submitted, dismissed]
   push:
     branches: [main]
+permissions:
+  contents: write
+  pull-requests: write
+  issues: write
+  checks: write
 jobs:
-  validate:
+  clawops:
     runs-on: ubuntu-latest
     steps:
       - uses: actions/checkout@v4
-      - uses: actions/setup-node@v4
-        with: { node-version: 24 }
-      - run: npx clawops validate --repo .
+        with: { fetch-depth: 0 }
+      - uses: clawops/clawops/actions@v1
+        with:
+          command: \${{ github.event_name == 'push' && 'apply' || 'plan' }}
+        env:
+          GITHUB_TOKEN: \${{ github.token }}
+          CLAWOPS_AGE_IDENTITY: \${{ secrets.CLAWOPS_AGE_IDENTITY }}
+          CLAWOPS_SIGNING_KEY: \${{ secrets.CLAWOPS_SIGNING_KEY }}
 `,
   ],
 ];

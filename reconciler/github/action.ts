@@ -1,0 +1,168 @@
+/**
+ * The GitHub Action (actions/action.yml, bundled to actions/dist/index.js): one entry, four
+ * commands, everything else from the workflow's environment.
+ *
+ * - `validate`: the CLI's validate; on a pull request also a check run annotating every error.
+ * - `plan`: on a pull request (or a review of one), the sticky plan comment and the check run
+ *   (pr-plan.ts); elsewhere the Markdown plan in the job summary.
+ * - `apply`: the CLI's `apply --auto-approve`, which checks approvals on GitHub, holds what lacks
+ *   them and opens approval PRs. A hold is not a failed job: it ends with a warning.
+ * - `reconcile`: drift detection with drift PRs (`drift --propose`).
+ *
+ * Inputs arrive as INPUT_<NAME> variables (the runner keeps hyphens: INPUT_REPO-PATH), outputs
+ * go to $GITHUB_OUTPUT, a report to $GITHUB_STEP_SUMMARY. Secrets come in as env.
+ */
+import { randomUUID } from 'node:crypto';
+import { appendFile, readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { runCli } from '../cli/program.ts';
+import { isError } from '../diagnostics/diagnostic.ts';
+import { ClawopsError } from '../errors.ts';
+import { loadRepo } from '../load/load-repo.ts';
+import { findWorktree } from '../git/worktree.ts';
+import { makePlan } from '../plan/make-plan.ts';
+import { renderPlanMarkdown } from '../plan/render/markdown.ts';
+import type { ExitCode, Output, Ports } from '../ports.ts';
+import { planContext } from '../cli/commands/plan-context.ts';
+import { annotationsFor } from './annotations.ts';
+import { publishCheckRun } from './check-run.ts';
+import { connectGitHub } from './client.ts';
+import { publishPullRequestPlan } from './pr-plan.ts';
+import { openGitHubSession } from './session.ts';
+
+export const ACTION_COMMANDS = ['validate', 'plan', 'apply', 'reconcile'] as const;
+export type ActionCommand = (typeof ACTION_COMMANDS)[number];
+
+interface PullRequestEvent {
+  readonly number: number;
+  readonly headSha: string;
+}
+
+const input = (env: Ports['env'], name: string): string | undefined => env[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`]?.trim() || undefined;
+
+async function pullRequestOf(env: Ports['env']): Promise<PullRequestEvent | undefined> {
+  if (!env.GITHUB_EVENT_PATH) return undefined;
+  const event = JSON.parse(await readFile(env.GITHUB_EVENT_PATH, 'utf8')) as { pull_request?: { number?: number; head?: { sha?: string } } };
+  const pr = event.pull_request;
+  return pr?.number && pr.head?.sha ? { number: pr.number, headSha: pr.head.sha } : undefined;
+}
+
+/** Tees what a command prints, for the job summary. */
+function capture(ports: Ports): { ports: Ports; text: () => string } {
+  let text = '';
+  const tee = (o: Output): Output => ({ isTTY: false, write: (s) => (o.write(s), (text += ports.redactor.redact(s))) });
+  return { ports: { ...ports, out: tee(ports.out), err: tee(ports.err) }, text: () => text };
+}
+
+async function setOutputs(env: Ports['env'], values: Record<string, string>): Promise<void> {
+  if (!env.GITHUB_OUTPUT) return;
+  // The runner's heredoc form: safe for any value, multi-line included.
+  const blocks = Object.entries(values).map(([k, v]) => {
+    const delimiter = `ghadelimiter_${randomUUID()}`;
+    return `${k}<<${delimiter}\n${v}\n${delimiter}\n`;
+  });
+  await appendFile(env.GITHUB_OUTPUT, blocks.join(''));
+}
+
+async function summary(env: Ports['env'], markdown: string): Promise<void> {
+  if (env.GITHUB_STEP_SUMMARY) await appendFile(env.GITHUB_STEP_SUMMARY, markdown.endsWith('\n') ? markdown : `${markdown}\n`);
+}
+
+const fenced = (title: string, text: string) => `### ${title}\n\n\`\`\`text\n${text.replace(/```/g, '`\u200b``')}\n\`\`\`\n`;
+
+export async function runAction(ports: Ports): Promise<ExitCode> {
+  const { env } = ports;
+  const command = input(env, 'command') ?? 'plan';
+  if (!(ACTION_COMMANDS as readonly string[]).includes(command)) {
+    ports.err.write(`::error::clawops: input "command" must be one of ${ACTION_COMMANDS.join(', ')}; got "${command}"\n`);
+    return 1;
+  }
+  const workspace = env.GITHUB_WORKSPACE ?? ports.cwd;
+  const repoDir = resolve(workspace, input(env, 'repo-path') ?? '.');
+  try {
+    const code = await dispatch(command as ActionCommand, repoDir, ports);
+    await setOutputs(env, { 'exit-code': String(code) });
+    return code;
+  } catch (e) {
+    const message = ports.redactor.redact(e instanceof Error ? e.message : String(e));
+    ports.err.write(`::error::clawops ${command}: ${message.replace(/\r?\n/g, '%0A')}\n`);
+    if (!(e instanceof ClawopsError) && env.CLAWOPS_DEBUG && e instanceof Error) ports.err.write(`${e.stack ?? ''}\n`);
+    await setOutputs(env, { 'exit-code': '1' });
+    return 1;
+  }
+}
+
+async function dispatch(command: ActionCommand, repoDir: string, ports: Ports): Promise<ExitCode> {
+  const { env } = ports;
+  const pr = await pullRequestOf(env);
+  const runUrl = env.GITHUB_RUN_ID && env.GITHUB_REPOSITORY ? `${env.GITHUB_SERVER_URL ?? 'https://github.com'}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}` : undefined;
+  const prefix = (await findWorktree(repoDir))?.prefix ?? '';
+
+  if (command === 'validate') {
+    const out = capture(ports);
+    const code = await runCli(['validate', '--repo', repoDir], out.ports);
+    if (pr) {
+      const repo = await loadRepo(repoDir, { now: ports.now() });
+      const errors = repo.diagnostics.filter(isError).length;
+      const gh = await connectGitHub({ env, redactor: ports.redactor, ...(repo.config?.spec.github ? { github: repo.config.spec.github } : {}) });
+      await publishCheckRun(gh, {
+        name: 'clawops validate',
+        headSha: pr.headSha,
+        conclusion: errors ? 'failure' : 'success',
+        title: errors ? `${errors} validation error${errors === 1 ? '' : 's'}` : `${repo.resources.length} resources valid`,
+        summary: out.text() ? fenced('clawops validate', out.text()) : 'No problems found.',
+        annotations: annotationsFor({ diagnostics: repo.diagnostics, pathPrefix: prefix }),
+      });
+    }
+    await summary(env, fenced('clawops validate', out.text() || 'valid'));
+    return code;
+  }
+
+  if (command === 'plan') {
+    if (!pr) {
+      const { gateways, ctx } = await planContext({ repo: repoDir, timeout: 10 }, ports, 'plan');
+      const plan = await makePlan(gateways, { ...ctx, snapshotFallback: true });
+      const markdown = renderPlanMarkdown(plan);
+      ports.out.write(markdown);
+      await summary(env, markdown);
+      return plan.summary.gatewaysWithErrors ? 1 : 0;
+    }
+    const loaded = await loadRepo(repoDir, { now: ports.now() });
+    const invalid = loaded.diagnostics.some(isError) || !loaded.config;
+    const gh = await connectGitHub({ env, redactor: ports.redactor, ...(loaded.config?.spec.github ? { github: loaded.config.spec.github } : {}) });
+    let result;
+    if (invalid) {
+      result = await publishPullRequestPlan({ gh, pr: pr.number, headSha: pr.headSha, pathPrefix: prefix, diagnostics: loaded.diagnostics, ...(runUrl ? { runUrl } : {}) });
+    } else {
+      const { repo, gateways, ctx } = await planContext({ repo: repoDir, timeout: 10 }, ports, 'plan');
+      const plan = await makePlan(gateways, { ...ctx, snapshotFallback: true });
+      const session = await openGitHubSession(repo, { env, redactor: ports.redactor });
+      result = await publishPullRequestPlan({
+        gh,
+        pr: pr.number,
+        headSha: pr.headSha,
+        pathPrefix: prefix,
+        diagnostics: repo.diagnostics,
+        plan,
+        repo,
+        ...(session ? { directory: session.directory } : {}),
+        ...(runUrl ? { runUrl } : {}),
+      });
+    }
+    ports.out.write(`clawops plan: ${result.title} — comment ${result.comment.action} ${result.comment.url}, check ${result.check.action} ${result.check.url}\n`);
+    await setOutputs(env, { 'comment-url': result.comment.url, 'check-url': result.check.url, conclusion: result.conclusion });
+    await summary(env, result.markdown);
+    return result.conclusion === 'failure' ? 1 : 0;
+  }
+
+  const out = capture(ports);
+  const code = command === 'apply' ? await runCli(['apply', '--auto-approve', '--repo', repoDir], out.ports) : await runCli(['drift', '--propose', '--repo', repoDir], out.ports);
+  await summary(env, fenced(`clawops ${command}`, out.text()));
+  if (code === 2) {
+    // Held changes and drift are states to act on, not a broken job: the report says what to do.
+    ports.err.write(`::warning::clawops ${command}: ${command === 'apply' ? 'changes are held for approval (see the approval pull requests)' : 'drift found (see the drift pull requests)'}\n`);
+    await setOutputs(env, { result: command === 'apply' ? 'held' : 'drift' });
+    return 0;
+  }
+  return code;
+}
