@@ -293,6 +293,17 @@ describe('openRepoStateBranch', () => {
     await expect(anonymous.branch.fetch()).rejects.toThrow(/CLAWOPS_GIT_TOKEN/);
   });
 
+  it('a fleet repo in a folder of the work tree uses the work tree’s git; the committer is configurable (for GitHub’s Verified badge)', async () => {
+    const root = await fleetRepo();
+    const fleet = join(root, 'ops', 'fleet');
+    mkdirSync(fleet, { recursive: true });
+    const committer = { name: 'Acme clawops', email: 'clawops-bot@acme.example' };
+    const opened = await openRepoStateBranch(fleet, config({ committer }), { CLAWOPS_SIGNING_KEY: keyText }, { redactor: new Redactor(), identities: noIdentities });
+    const r = await opened.branch.update(async () => ({ files: new Map([['state/x.json', Buffer.from('{}\n')]]), message: 'run' }));
+    expect((await runGit(['-C', root, 'log', '-1', '--format=%an <%ae>|%cn <%ce>', 'clawops/audit'])).stdout.trim()).toBe('Acme clawops <clawops-bot@acme.example>|Acme clawops <clawops-bot@acme.example>');
+    expect((await runGit(['-C', root, 'rev-parse', 'clawops/audit'])).stdout.trim()).toBe(r!.oid);
+  });
+
   it('fails clearly outside a git repository', async () => {
     const root = join(tmp, 'not-a-repo');
     mkdirSync(root);

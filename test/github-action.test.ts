@@ -99,7 +99,7 @@ async function runAction(command: string, event: { name: string; payload: object
   return { code, output, outputs, summary };
 }
 
-const pushEvent = (sha: string) => ({ name: 'push', sha, payload: { ref: 'refs/heads/main', after: sha } });
+const pushEvent = (sha: string, ref = 'refs/heads/main') => ({ name: 'push', sha, payload: { ref, after: sha, repository: { default_branch: 'main' } } });
 const prEvent = (number: number, sha: string) => ({ name: 'pull_request', sha, payload: { action: 'synchronize', number, pull_request: { number, head: { sha } } } });
 const mainSha = async () => (await git(dev, ['ls-remote', 'origin', 'refs/heads/main'])).split(/\s/)[0]!;
 
@@ -346,6 +346,33 @@ describe('the Action on a pull request, a merge and a direct push', { timeout: 2
     expect(pulls[0]!.state).toBe('closed');
     expect(fake.comments(pulls[0]!.number).map((c) => c.body)).toEqual([expect.stringMatching(/drift on `gw` is gone/)]);
     expect((await auditEvents()).filter((e) => e.type === 'drift.detected').map((e) => (e.summary as { path: string }).path)).toEqual(['spec.config.name', 'spec.config.name']);
+  });
+
+  it('a runner that cannot reach the gateway plans against the last live snapshot and says how old it is', async () => {
+    // The PR's checkout names a gateway address nothing listens on, as a hosted runner outside the fleet's network sees it.
+    await git(dev, ['fetch', '-q', 'origin']);
+    await git(dev, ['checkout', '-q', '-B', 'offline', 'origin/main']);
+    const gwFile = join(dev, 'gateways', 'gw.yaml');
+    writeFileSync(gwFile, readFileSync(gwFile, 'utf8').replace(/url: \S+/, 'url: ws://127.0.0.1:9'));
+    const agentFile = join(dev, 'agents', `${AGENT}.yaml`);
+    writeFileSync(agentFile, readFileSync(agentFile, 'utf8').replace(/primary: \S+/, 'primary: openai/gpt-5.4'));
+    await git(dev, ['commit', '-q', '-am', 'offline plan']);
+    await git(dev, ['push', '-q', 'origin', 'offline:refs/heads/offline']);
+    const head = await git(dev, ['rev-parse', 'HEAD']);
+    const pr = (await as('dev').rest.pulls.create({ ...repo, head: 'offline', base: 'main', title: 'Plan without reaching the gateway' })).data.number;
+    const run = await runAction('plan', prEvent(pr, head));
+    expect(run.code, run.output).toBe(0);
+    const body = fake.comments(pr)[0]!.body;
+    expect(body).toMatch(/planned against the live snapshot taken \d{4}-\d\d-\d\dT[\d:.]+Z \(\d+ minutes? ago\), because gw is unreachable/);
+    // The snapshot is the live state the last apply left: the model change shows against it.
+    expect(body).toContain('openai/gpt-5.4-mini');
+    await as('dev').rest.pulls.update({ ...repo, pull_number: pr, state: 'closed' });
+  });
+
+  it('apply refuses a push to a branch other than the default one', async () => {
+    const run = await runAction('apply', pushEvent(await mainSha(), 'refs/heads/feature'));
+    expect(run.code).toBe(1);
+    expect(run.output).toMatch(/::error::clawops apply runs on pushes to main; this is a push to refs\/heads\/feature/);
   });
 
   it('every request and response matched GitHub’s published API description', () => {

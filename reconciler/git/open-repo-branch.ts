@@ -92,7 +92,7 @@ export async function openRepoStateBranch(
     branch: config.spec.audit?.branch ?? DEFAULT_AUDIT_BRANCH,
     ...(url ? { remote: { url, token } } : {}),
     signer,
-    author: opts.author ?? { name: 'clawops', email: 'clawops@localhost' },
+    author: opts.author ?? config.spec.audit?.committer ?? { name: 'clawops', email: 'clawops@localhost' },
     ...(opts.now ? { now: opts.now } : {}),
   });
   return { branch, remote: url?.replace(/\/\/[^/@]*@/, '//'), signer };

@@ -47,6 +47,13 @@ async function pullRequestOf(env: Ports['env']): Promise<PullRequestEvent | unde
   return pr?.number && pr.head?.sha ? { number: pr.number, headSha: pr.head.sha } : undefined;
 }
 
+/** The ref a push event pushed and the repository's default branch, when the event says both. */
+async function pushedBranch(env: Ports['env']): Promise<{ ref: string; defaultBranch: string } | undefined> {
+  if (env.GITHUB_EVENT_NAME !== 'push' || !env.GITHUB_EVENT_PATH) return undefined;
+  const event = JSON.parse(await readFile(env.GITHUB_EVENT_PATH, 'utf8')) as { ref?: string; repository?: { default_branch?: string } };
+  return event.ref && event.repository?.default_branch ? { ref: event.ref, defaultBranch: event.repository.default_branch } : undefined;
+}
+
 /** Tees what a command prints, for the job summary. */
 function capture(ports: Ports): { ports: Ports; text: () => string } {
   let text = '';
@@ -155,6 +162,14 @@ async function dispatch(command: ActionCommand, repoDir: string, ports: Ports): 
     return result.conclusion === 'failure' ? 1 : 0;
   }
 
+  if (command === 'apply') {
+    const branch = await pushedBranch(env);
+    // A push to any other branch is not what was reviewed and merged: refuse rather than apply it.
+    if (branch && branch.ref !== `refs/heads/${branch.defaultBranch}`) {
+      ports.err.write(`::error::clawops apply runs on pushes to ${branch.defaultBranch}; this is a push to ${branch.ref}. Limit the workflow with \`on: push: branches: [${branch.defaultBranch}]\`\n`);
+      return 1;
+    }
+  }
   const out = capture(ports);
   const code = command === 'apply' ? await runCli(['apply', '--auto-approve', '--repo', repoDir], out.ports) : await runCli(['drift', '--propose', '--repo', repoDir], out.ports);
   await summary(env, fenced(`clawops ${command}`, out.text()));

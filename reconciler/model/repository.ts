@@ -34,6 +34,15 @@ export const RepositoryConfig = Type.Object(
               branch: Type.Optional(Type.String({ default: 'clawops/audit', description: 'Orphan branch holding events and state.' })),
               signingKey: Type.Optional(describe(SecretRef, 'SSH Ed25519 key that signs audit commits.')),
               allowedSigners: Type.Optional(Type.String({ description: 'Path of an allowed-signers file used by `clawops audit verify`.' })),
+              committer: Type.Optional(
+                Type.Object(
+                  { name: Type.String({ minLength: 1 }), email: Type.String({ minLength: 3 }) },
+                  {
+                    additionalProperties: false,
+                    description: 'Author and committer of audit commits (default clawops <clawops@localhost>). GitHub shows a commit as Verified when this email is a verified email of the account that holds the signing key.',
+                  },
+                ),
+              ),
               verifiedHead: Type.Optional(
                 Type.String({
                   pattern: '^[0-9a-f]{40}$',
