@@ -19,7 +19,7 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { deflateSync, inflateSync } from 'node:zlib';
 import git, { type TreeEntry } from 'isomorphic-git';
-import http from 'isomorphic-git/http/node';
+import http from 'isomorphic-git/http/web';
 import { ClawopsError } from '../errors.ts';
 import type { CommitSigner } from './signing-key.ts';
 import type { BranchCommit, BranchWrite, StateBranch, TreeView } from './state-branch.ts';
