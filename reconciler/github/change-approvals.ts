@@ -13,7 +13,7 @@
  * Branch protection may enforce some of this too, but it is never trusted alone: an admin merge,
  * a bypass actor or a direct push all fail here. Everything found becomes the audit evidence.
  */
-import { blobAt, changesAny, mainLine, readBlobText } from '../git/first-parent.ts';
+import { MainLineReader } from '../git/first-parent.ts';
 import { inWorktree } from '../git/worktree.ts';
 import { gate, type ApprovalEvidence, type ChangeSet, type ChangeSetApproval } from '../policy/approvals.ts';
 import type { PullApproval, PullRequestEvidence } from '../policy/evidence.ts';
@@ -37,11 +37,15 @@ export interface ApprovalCheckContext {
 
 export class ChangeApprovals {
   readonly #ctx: ApprovalCheckContext;
+  readonly #git: MainLineReader;
   readonly #pulls = new Map<number, Promise<ReviewedPull>>();
   readonly #commitPull = new Map<string, Promise<number | { why: string }>>();
+  /** Ledger entry ids by the ledger file's blob id. */
+  readonly #ledgerIds = new Map<string, Set<string>>();
 
   constructor(ctx: ApprovalCheckContext) {
     this.#ctx = ctx;
+    this.#git = new MainLineReader(ctx.gitdir);
   }
 
   async check(set: ChangeSet): Promise<ChangeSetApproval> {
@@ -56,11 +60,10 @@ export class ChangeApprovals {
   }
 
   async #byCommits(set: ChangeSet): Promise<{ commits: string[]; evidence: PullRequestEvidence }> {
-    const { gitdir, head, prefix } = this.#ctx;
-    const line = await mainLine(gitdir, head, set.base ? { base: set.base } : {});
-    const paths = [...new Set(set.files)].map((f) => inWorktree({ prefix }, f));
-    const commits: string[] = [];
-    for (const c of line.commits) if (await changesAny(gitdir, c, paths)) commits.push(c);
+    const { head, prefix } = this.#ctx;
+    const { line, byPath } = await this.#git.touched(head, set.base);
+    const touching = new Set([...new Set(set.files)].flatMap((f) => byPath.get(inWorktree({ prefix }, f)) ?? []));
+    const commits = line.commits.filter((c) => touching.has(c));
     const unapproved: Array<{ commit: string; why: string }> = [];
     if (line.cutShort) unapproved.push({ commit: line.commits.at(-1) ?? head, why: line.cutShort });
     const pulls = new Map<number, PullApproval>();
@@ -74,15 +77,14 @@ export class ChangeApprovals {
 
   /** The pull request whose merge added ledger entry `id`, judged like any other. */
   async #byLedger(id: string): Promise<PullRequestEvidence> {
-    const { gitdir, head, prefix } = this.#ctx;
+    const { head, prefix } = this.#ctx;
     const path = inWorktree({ prefix }, LEDGER_FILE);
-    const line = await mainLine(gitdir, head);
-    const idsAt = new Map<string, Set<string>>();
+    const line = await this.#git.line(head);
     const has = async (commit: string) => {
-      const blob = await blobAt(gitdir, commit, path);
+      const blob = await this.#git.blobAt(commit, path);
       if (!blob) return false;
-      let ids = idsAt.get(blob);
-      if (!ids) idsAt.set(blob, (ids = entryIdsIn(await readBlobText(gitdir, blob))));
+      let ids = this.#ledgerIds.get(blob);
+      if (!ids) this.#ledgerIds.set(blob, (ids = entryIdsIn(await this.#git.readBlobText(blob))));
       return ids.has(id);
     };
     let added: string | undefined;
