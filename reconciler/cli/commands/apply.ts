@@ -108,7 +108,7 @@ export async function runApply(file: string | undefined, opts: ApplyOptions, por
   recordApprovalRequests(audit, requested, record);
   // One signed commit: the run's events and the state it leaves (last-applied, live snapshots).
   const recorded = await audit.commit(`clawops apply: ${results.map((r) => `${r.gateway} ${r.status}`).join(', ')}\n\ntrace ${traceId}`);
-  if (opts.json) ports.out.write(JSON.stringify({ formatVersion: 1, traceId, auditEvents: recorded.length, results, approvalRequests: requested }, null, 2) + '\n');
+  if (opts.json) ports.out.write(JSON.stringify({ formatVersion: 1, traceId, auditEvents: recorded.length, results, approvalRequests: requested, ...(requestFailed ? { approvalRequestError: ports.redactor.redact(requestFailed) } : {}) }, null, 2) + '\n');
   else ports.out.write(renderResults(results) + renderApprovalRequests(requested, results, Boolean(github)));
   if (requestFailed) ports.err.write(`error: ${ports.redactor.redact(requestFailed)}\n`);
   if (requestFailed || !results.every((r) => r.status === 'applied' || r.status === 'unchanged')) return 1;
