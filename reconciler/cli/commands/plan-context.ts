@@ -4,6 +4,7 @@ import { accessContext, loadValidRepo, selectGateways, type ValidRepo } from '..
 import { loadDevice } from '../../live/gateway-access.ts';
 import type { LoadedOf } from '../../load/resource.ts';
 import type { PlanContext } from '../../plan/make-plan.ts';
+import { inShard, parseShard, type Shard } from '../../live/shard.ts';
 import type { Ports } from '../../ports.ts';
 import { openState, type OpenedState } from '../../state/open-state.ts';
 import { DEFAULT_PARALLELISM } from './status.ts';
@@ -14,6 +15,8 @@ export interface LiveCommandOptions {
   readonly gateway?: readonly string[] | undefined;
   readonly stateDir?: string | undefined;
   readonly timeout: number;
+  /** Only the Gateways rendezvous hashing gives this shard (`--shard I/N`). */
+  readonly shard?: Shard | undefined;
 }
 
 export async function planContext(
@@ -22,7 +25,8 @@ export async function planContext(
   command: string,
 ): Promise<{ repo: ValidRepo; gateways: Array<LoadedOf<'Gateway'>>; ctx: PlanContext; state: OpenedState }> {
   const repo = await loadValidRepo(opts.repo, command, ports.now());
-  const gateways = selectGateways(repo, opts.gateway);
+  const shard = opts.shard;
+  const gateways = selectGateways(repo, opts.gateway).filter((g) => !shard || inShard(g.name, shard));
   const access = await accessContext(repo, opts.identity, ports);
   const device = await loadDevice(access);
   const state = await openState({
@@ -52,6 +56,12 @@ export async function planContext(
   };
 }
 
+function parseShardOption(value: string): Shard {
+  const s = parseShard(value);
+  if ('error' in s) throw new InvalidArgumentError(`${s.error}.`);
+  return s;
+}
+
 function parseSeconds(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0 || n > 600) throw new InvalidArgumentError('expected a number of seconds, more than 0 and at most 600.');
@@ -63,6 +73,7 @@ export function addLiveOptions(c: Command, repoOption: () => Option): Command {
     .addOption(repoOption())
     .option('--identity <file>', 'age identity file (default: CLAWOPS_AGE_IDENTITY)')
     .option('--gateway <name...>', 'only these Gateways (default: all)')
+    .option('--shard <I/N>', 'only the Gateways of shard I of N (rendezvous hashing on their names; run N of these side by side)', parseShardOption)
     .option('--state-dir <dir>', 'keep state and the audit branch in this folder instead of the repo\'s git (default: CLAWOPS_STATE_DIR, else the repo\'s clawops/audit branch)')
     .addOption(new Option('--timeout <seconds>', 'per gateway: connecting').default(10).argParser(parseSeconds));
 }
