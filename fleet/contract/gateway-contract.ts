@@ -1,6 +1,6 @@
 /**
  * The gateway contract: what clawops relies on from an OpenClaw gateway, as one suite. It runs
- * against the real gateway (test/contract-real.test.ts) and, later, against the simulator, so a
+ * against the real gateway (test/contract-real.test.ts) and the simulator (test/contract-sim.test.ts), so a
  * simulator that passes it can stand in for the real thing in benchmarks.
  *
  * The suite writes only agents, cron jobs and files it names itself, and puts shared documents
