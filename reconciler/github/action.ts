@@ -28,7 +28,7 @@ import { annotationsFor } from './annotations.ts';
 import { publishCheckRun } from './check-run.ts';
 import { connectGitHub } from './client.ts';
 import { publishPullRequestPlan } from './pr-plan.ts';
-import { openGitHubSession } from './session.ts';
+import { ApproverDirectory } from './approver-directory.ts';
 
 export const ACTION_COMMANDS = ['validate', 'plan', 'apply', 'reconcile'] as const;
 export type ActionCommand = (typeof ACTION_COMMANDS)[number];
@@ -143,7 +143,6 @@ async function dispatch(command: ActionCommand, repoDir: string, ports: Ports): 
     } else {
       const { repo, gateways, ctx } = await planContext({ repo: repoDir, timeout: 10 }, ports, 'plan');
       const plan = await makePlan(gateways, { ...ctx, snapshotFallback: true });
-      const session = await openGitHubSession(repo, { env, redactor: ports.redactor });
       result = await publishPullRequestPlan({
         gh,
         pr: pr.number,
@@ -152,7 +151,7 @@ async function dispatch(command: ActionCommand, repoDir: string, ports: Ports): 
         diagnostics: repo.diagnostics,
         plan,
         repo,
-        ...(session ? { directory: session.directory } : {}),
+        directory: new ApproverDirectory(gh, repo.config.spec.approvers ?? {}),
         ...(runUrl ? { runUrl } : {}),
       });
     }

@@ -51,7 +51,7 @@ export class ApproverDirectory {
         .paginate(this.gh.octokit.rest.teams.listMembersInOrg, { org, team_slug: slug, per_page: 100 })
         .then((list) => new Set(list.map((m) => m.login.toLowerCase())))
         .catch((e: unknown) => {
-          throw explainGitHubError(e, `reading the members of team ${team}`, { credential: this.gh.credential, apiUrl: this.gh.apiUrl });
+          throw explainGitHubError(e, `reading the members of team ${team}`, this.gh);
         });
       this.#teams.set(team, members);
     }

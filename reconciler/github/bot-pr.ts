@@ -78,30 +78,32 @@ export function metaOf(body: string | null | undefined): Record<string, unknown>
   }
 }
 
+/** A listed PR as clawops sees its own: the hidden metadata, and whether someone else pushed since. */
+function openBotPr(p: { number: number; html_url: string; body: string | null; head: { sha: string } }): OpenBotPr {
+  const meta = metaOf(p.body);
+  return { number: p.number, url: p.html_url, headSha: p.head.sha, meta, humanPushed: typeof meta.head === 'string' && meta.head !== p.head.sha };
+}
+
 /** The open clawops PR for `branch`, if any. */
 export async function findBotPr(gh: GitHubClient, branch: string): Promise<OpenBotPr | undefined> {
   const { octokit, owner, repo } = gh;
-  const ctx = { credential: gh.credential, apiUrl: gh.apiUrl };
   try {
     const { data } = await octokit.rest.pulls.list({ owner, repo, state: 'open', head: `${owner}:${branch}`, per_page: 10 });
     const pr = data.find((p) => p.head.ref === branch && isOurs(gh, p.user?.login));
-    if (!pr) return undefined;
-    const meta = metaOf(pr.body);
-    return { number: pr.number, url: pr.html_url, headSha: pr.head.sha, meta, humanPushed: typeof meta.head === 'string' && meta.head !== pr.head.sha };
+    return pr && openBotPr(pr);
   } catch (e) {
-    throw explainGitHubError(e, `looking for the open pull request of ${branch}`, ctx);
+    throw explainGitHubError(e, `looking for the open pull request of ${branch}`, gh);
   }
 }
 
 /** Opens or updates the PR for `spec.branch` (see the module comment for the rules). */
 export async function upsertBotPr(gh: GitHubClient, spec: BotPrSpec, limits: BotPrLimits = DEFAULT_PR_LIMITS): Promise<BotPrResult> {
   const { octokit, owner, repo } = gh;
-  const ctx = { credential: gh.credential, apiUrl: gh.apiUrl };
   const step = async <T>(doing: string, f: () => Promise<T>): Promise<T> => {
     try {
       return await f();
     } catch (e) {
-      throw explainGitHubError(e, doing, ctx);
+      throw explainGitHubError(e, doing, gh);
     }
   };
   const existing = await findBotPr(gh, spec.branch);
@@ -144,7 +146,7 @@ export async function upsertBotPr(gh: GitHubClient, spec: BotPrSpec, limits: Bot
     try {
       await octokit.rest.pulls.requestReviewers({ owner, repo, pull_number: pr.number, reviewers: [...users], team_reviewers: [...teams] });
     } catch (e) {
-      warnings.push(`could not request reviewers on #${pr.number}: ${explainGitHubError(e, 'requesting reviewers', ctx).message}`);
+      warnings.push(`could not request reviewers on #${pr.number}: ${explainGitHubError(e, 'requesting reviewers', gh).message}`);
     }
   }
   return { action: 'created', number: pr.number, url: pr.html_url, warnings };
@@ -158,7 +160,7 @@ export async function closeBotPr(gh: GitHubClient, pr: OpenBotPr, branch: string
     await octokit.rest.pulls.update({ owner, repo, pull_number: pr.number, state: 'closed' });
     if (!pr.humanPushed) await octokit.rest.git.deleteRef({ owner, repo, ref: `heads/${branch}` });
   } catch (e) {
-    throw explainGitHubError(e, `closing pull request #${pr.number}`, { credential: gh.credential, apiUrl: gh.apiUrl });
+    throw explainGitHubError(e, `closing pull request #${pr.number}`, gh);
   }
 }
 
@@ -169,12 +171,9 @@ export async function listBotPrs(gh: GitHubClient, prefix: string): Promise<Arra
     const all = await octokit.paginate(octokit.rest.pulls.list, { owner, repo, state: 'open', per_page: 100 });
     return all
       .filter((p) => p.head.ref.startsWith(prefix) && isOurs(gh, p.user?.login))
-      .map((p) => {
-        const meta = metaOf(p.body);
-        return { number: p.number, url: p.html_url, headSha: p.head.sha, meta, humanPushed: typeof meta.head === 'string' && meta.head !== p.head.sha, branch: p.head.ref };
-      });
+      .map((p) => ({ ...openBotPr(p), branch: p.head.ref }));
   } catch (e) {
-    throw explainGitHubError(e, `listing open ${prefix}* pull requests`, { credential: gh.credential, apiUrl: gh.apiUrl });
+    throw explainGitHubError(e, `listing open ${prefix}* pull requests`, gh);
   }
 }
 

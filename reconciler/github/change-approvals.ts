@@ -124,7 +124,7 @@ export class ChangeApprovals {
     try {
       associated = await octokit.paginate(octokit.rest.repos.listPullRequestsAssociatedWithCommit, { owner, repo, commit_sha: commit, per_page: 100 });
     } catch (e) {
-      throw explainGitHubError(e, `finding the pull request of commit ${commit.slice(0, 7)}`, { credential: gh.credential, apiUrl: gh.apiUrl });
+      throw explainGitHubError(e, `finding the pull request of commit ${commit.slice(0, 7)}`, gh);
     }
     const merged = associated.filter((p) => p.merged_at && p.base.ref === branch && p.base.repo.full_name.toLowerCase() === full);
     const exact = merged.find((p) => p.merge_commit_sha === commit);

@@ -66,6 +66,6 @@ export async function reviewPull(gh: GitHubClient, number: number, directory: Ap
       ignored: decision.ignored,
     };
   } catch (e) {
-    throw explainGitHubError(e, `reading the reviews of pull request #${number}`, { credential: gh.credential, apiUrl: gh.apiUrl });
+    throw explainGitHubError(e, `reading the reviews of pull request #${number}`, gh);
   }
 }

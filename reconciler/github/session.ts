@@ -54,7 +54,7 @@ export async function openGitHubSession(repo: ValidRepo, opts: GitHubSessionOpti
   try {
     branch = (await gh.octokit.rest.repos.get({ owner: gh.owner, repo: gh.repo })).data.default_branch;
   } catch (e) {
-    throw explainGitHubError(e, `reading ${gh.owner}/${gh.repo}`, { credential: gh.credential, apiUrl: gh.apiUrl });
+    throw explainGitHubError(e, `reading ${gh.owner}/${gh.repo}`, gh);
   }
   return { gh, directory: new ApproverDirectory(gh, repo.config.spec.approvers ?? {}), branch, gitdir: await gitdirOf(repo.root), prefix: wt.prefix };
 }
