@@ -6,7 +6,6 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Octokit } from '@octokit/rest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ApproverDirectory } from '../reconciler/github/approver-directory.ts';
 import { ChangeApprovals } from '../reconciler/github/change-approvals.ts';
@@ -17,20 +16,16 @@ import type { Change } from '../reconciler/plan/plan.ts';
 import { Redactor } from '../reconciler/redact/redactor.ts';
 import { runGit } from './helpers/git-http-server.ts';
 import { startFakeGitHub, type FakeGitHub } from './helpers/github/fake-github.ts';
+import { gitAs, people } from './helpers/github/people.ts';
 
 let fake: FakeGitHub;
 let gh: GitHubClient;
 let tmp: string;
 let dev: string;
 let runner: string;
-const users: Record<string, Octokit> = {};
-const as = (login: string) => (users[login] ??= new Octokit({ baseUrl: fake.url, auth: fake.tokenFor(login, { email: `${login}@example.com` }) }));
+const as = people(() => fake);
+const git = gitAs;
 
-async function git(cwd: string, args: string[], who = 'dev'): Promise<string> {
-  const r = await runGit(['-c', `user.name=${who}`, '-c', `user.email=${who}@example.com`, ...args], { cwd });
-  if (r.code !== 0) throw new Error(`git ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout.trim();
-}
 
 /** One approval-gated change to agents/<name>.yaml, needing `count` approvals from security. */
 function change(name: string, count = 1): Change {

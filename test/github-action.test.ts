@@ -13,7 +13,6 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Octokit } from '@octokit/rest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { GatewayClient } from '../fleet/openclaw/client.ts';
@@ -26,6 +25,7 @@ import { ROOT } from './helpers/cli.ts';
 import { sharedGateway } from './helpers/gateways.ts';
 import { runGit } from './helpers/git-http-server.ts';
 import { startFakeGitHub, type FakeGitHub } from './helpers/github/fake-github.ts';
+import { gitAs, people } from './helpers/github/people.ts';
 import { liveRepos } from './helpers/live-repo.ts';
 
 const AGENT = 'gh-flow';
@@ -37,15 +37,10 @@ let dev: string;
 let key: TestKey;
 let baseEnv: Record<string, string>;
 const secrets: string[] = [];
-const users: Record<string, Octokit> = {};
-const as = (login: string) => (users[login] ??= new Octokit({ baseUrl: fake.url, auth: fake.tokenFor(login, { email: `${login}@example.com` }) }));
+const as = people(() => fake);
+const git = gitAs;
 const repo = { owner: 'acme', repo: 'fleet' };
 
-async function git(cwd: string, args: string[], who = 'dev'): Promise<string> {
-  const r = await runGit(['-c', `user.name=${who}`, '-c', `user.email=${who}@example.com`, ...args], { cwd });
-  if (r.code !== 0) throw new Error(`git ${args.join(' ')}: ${r.stderr}`);
-  return r.stdout.trim();
-}
 
 /** What actions/checkout leaves: a full clone at `sha`, the token in the local config's extraheader. */
 async function checkout(sha: string): Promise<string> {
