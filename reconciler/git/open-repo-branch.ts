@@ -13,6 +13,7 @@ import { ClawopsError } from '../errors.ts';
 import type { RepositoryConfig } from '../model/repository.ts';
 import type { Redactor } from '../redact/redactor.ts';
 import { findWorktree } from './worktree.ts';
+import { gitToken, isHttpUrl, withoutCredentials } from './http-remote.ts';
 import { readSecret } from '../secrets/age-store.ts';
 import { openStateBranch } from './object-branch.ts';
 import { signerFromEnv, signerFromKeyText, type CommitSigner } from './signing-key.ts';
@@ -20,7 +21,7 @@ import type { StateBranch } from './state-branch.ts';
 
 export const DEFAULT_AUDIT_BRANCH = 'clawops/audit';
 export const AUDIT_CACHE_DIR = join('.clawops', 'cache', 'audit.git');
-export const GIT_TOKEN_ENVS = ['CLAWOPS_GIT_TOKEN', 'GITHUB_TOKEN'] as const;
+export { GIT_TOKEN_ENVS } from './http-remote.ts';
 
 export class NotAGitRepoError extends ClawopsError<{ repo: string }> {
   readonly code = 'NOT_A_GIT_REPO';
@@ -81,9 +82,8 @@ export async function openRepoStateBranch(
 ): Promise<RepoStateBranch> {
   const repoGitdir = opts.localGitdir ?? (await gitdirOf(repoRoot));
   const origin = opts.localGitdir ? undefined : await git.getConfig({ fs, gitdir: repoGitdir, path: 'remote.origin.url' }).catch(() => undefined);
-  const url = typeof origin === 'string' && /^https?:\/\//i.test(origin) ? origin : undefined;
-  const token = GIT_TOKEN_ENVS.map((name) => env[name]?.trim()).find(Boolean);
-  if (token) opts.redactor.add(token, 'git-token');
+  const url = typeof origin === 'string' && isHttpUrl(origin) ? origin : undefined;
+  const token = gitToken(url, env, opts.redactor);
   const signer = await signerFor(repoRoot, config, env, opts);
   // The cache ignores itself, so it never shows up in the fleet repo's status, whatever its .gitignore says.
   if (url) await mkdir(join(repoRoot, dirname(AUDIT_CACHE_DIR)), { recursive: true }).then(() => writeFile(join(repoRoot, dirname(AUDIT_CACHE_DIR), '.gitignore'), '*\n'));
@@ -95,5 +95,5 @@ export async function openRepoStateBranch(
     author: opts.author ?? config.spec.audit?.committer ?? { name: 'clawops', email: 'clawops@localhost' },
     ...(opts.now ? { now: opts.now } : {}),
   });
-  return { branch, remote: url?.replace(/\/\/[^/@]*@/, '//'), signer };
+  return { branch, remote: url === undefined ? undefined : withoutCredentials(url), signer };
 }
