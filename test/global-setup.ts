@@ -45,19 +45,22 @@ export default async function setup(project: TestProject) {
     };
   }
 
+  // c and d hold the example fleet in the plan/apply tests; their token is the canary, so
+  // printing it anywhere fails the run.
+  const all = [{ name: 'a' }, { name: 'b' }, { name: 'c', token: canary }, { name: 'd', token: canary }] as const;
+  // Working on a few files, CLAWOPS_TEST_GATEWAYS=a,c starts only the gateways they use.
+  const only = process.env.CLAWOPS_TEST_GATEWAYS?.split(',').map((s) => s.trim());
+  const wanted = only && only.every((n) => all.some((g) => g.name === n)) ? all.filter((g) => only.includes(g.name)) : all;
   let gateways: RealGateway[];
   try {
-    // c and d hold the example fleet in the plan/apply tests; their token is the canary, so
-    // printing it anywhere fails the run.
-    gateways = await startGateways([{ name: 'a' }, { name: 'b' }, { name: 'c', token: canary }, { name: 'd', token: canary }]);
+    gateways = await startGateways(wanted.map((g) => ({ ...g })));
   } catch (e) {
     rmSync(outputLogDir, { recursive: true, force: true });
     throw e;
   }
-  const [a, b, c, d] = gateways as [RealGateway, RealGateway, RealGateway, RealGateway];
-  project.provide('gateways', { a: gatewayInfo(a), b: gatewayInfo(b), c: gatewayInfo(c), d: gatewayInfo(d) });
+  project.provide('gateways', Object.fromEntries(gateways.map((g) => [g.name, gatewayInfo(g)])) as Record<SharedGatewayName, GatewayInfo>);
   process.stderr.write(
-    `real gateways (openclaw ${a.version}) ready, spawn → hello-ok: ${gateways.map((g) => `${g.name} ${(g.startedToHelloMs / 1000).toFixed(1)} s`).join(', ')}\n`,
+    `real gateways (openclaw ${gateways[0]!.version}) ready, spawn → hello-ok: ${gateways.map((g) => `${g.name} ${(g.startedToHelloMs / 1000).toFixed(1)} s`).join(', ')}\n`,
   );
 
   return async () => {

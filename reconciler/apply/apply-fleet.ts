@@ -12,6 +12,7 @@ import type { Change, GatewayPlan, Plan } from '../plan/plan.ts';
 import { planGateway } from '../plan/planner.ts';
 import { gate, missingApprovals, type ApprovalEvidence, type ChangeSet, type ChangeSetApproval } from '../policy/approvals.ts';
 import type { LastApplied, ManagedAgent } from '../state/state-store.ts';
+import { splitKilled } from '../kill/killed.ts';
 import { changeSetId } from '../policy/ledger.ts';
 import { readSecret } from '../secrets/age-store.ts';
 import { applyGateway, type GatewayApplyResult } from './apply-gateway.ts';
@@ -24,6 +25,19 @@ export interface ApplyFleetOptions {
   readonly approvals?: ApprovalSource;
   /** The fleet repo commit being applied. */
   readonly desiredCommit?: string;
+  /**
+   * Drift decisions of the reconcile loop, per gateway: agents to leave alone, git changes included
+   * (their drift is proposed or alerted, not reverted), and the drift reverts to let through the
+   * approval gate (`agentId path`: a change back to what clawops last applied was approved then).
+   */
+  readonly drift?: ReadonlyMap<string, DriftDecision>;
+}
+
+export interface DriftDecision {
+  /** Agent id → why it is left alone. */
+  readonly leaveAlone: ReadonlyMap<string, string>;
+  /** `agentId path` of changes that put back what clawops last applied. */
+  readonly restores: ReadonlySet<string>;
 }
 
 /** Finds the approval evidence of one agent's gated change set (reconciler/github/change-approvals.ts). */
@@ -50,7 +64,8 @@ export interface GatedChange {
   readonly resource: string;
   readonly path: string;
   readonly risk: Change['risk'];
-  readonly gate: 'hold' | 'deny';
+  /** `drift`: the agent is left alone while its drift is proposed or alerted (reconcile). */
+  readonly gate: 'hold' | 'deny' | 'drift';
   readonly why: string;
 }
 
@@ -83,19 +98,20 @@ export async function applyPlan(plan: Plan, gateways: ReadonlyArray<LoadedOf<'Ga
     try {
       const why = divergence(given, fresh.plan);
       if (why) return refused(why);
-      const lastApplied = await ctx.store.lastApplied(gw.name);
+      // Killed agents are left alone: out of what this apply owns, their last-applied entries saved back as they are.
+      const { owned: lastApplied, kept: killedAgents } = splitKilled(await ctx.store.lastApplied(gw.name), fresh.killed);
       const checks = await checkApprovals(fresh.plan, lastApplied, opts);
       const evidenceOf = (agentId: string) => opts.evidence ?? checks.get(agentId)?.approval?.evidence;
-      const gating = gatePlan(fresh.plan, evidenceOf, (agentId) => checks.get(agentId)?.error);
+      const gating = gatePlan(fresh.plan, evidenceOf, (agentId) => checks.get(agentId)?.error, opts.drift?.get(gw.name));
       let toApply = given;
       let desired = fresh.desired;
       let owned = lastApplied;
-      let heldAgents: Record<string, ManagedAgent> | undefined;
+      let heldAgents: Record<string, ManagedAgent> | undefined = killedAgents;
       if (gating.heldAgents.size) {
         // An agent's changes go together: applying part of them would leave a config nobody
         // reviewed. The held agents are taken out of the plan; the rest is planned again.
         desired = { ...fresh.desired, agents: new Map([...fresh.desired.agents].filter(([id]) => !gating.heldAgents.has(id))) };
-        heldAgents = Object.fromEntries(Object.entries(lastApplied?.agents ?? {}).filter(([id]) => gating.heldAgents.has(id)));
+        heldAgents = { ...killedAgents, ...Object.fromEntries(Object.entries(lastApplied?.agents ?? {}).filter(([id]) => gating.heldAgents.has(id))) };
         owned = lastApplied && { ...lastApplied, agents: Object.fromEntries(Object.entries(lastApplied.agents).filter(([id]) => !gating.heldAgents.has(id))) };
         toApply = await planGateway({ desired, live: fresh.live, lastApplied: owned, secretHash, policy: ctx.repo.policy.engine });
       }
@@ -113,7 +129,7 @@ export async function applyPlan(plan: Plan, gateways: ReadonlyArray<LoadedOf<'Ga
       });
       const landed = result.status === 'applied' || result.status === 'unchanged';
       const needsApproval = (agentId: string) => fresh.plan.changes.some((c) => c.agentId === agentId && c.verdict.effect === 'require-approval');
-      const denied = new Set(gating.gated.filter((g) => g.gate === 'deny').map((g) => g.agentId));
+      const denied = new Set(gating.gated.filter((g) => g.gate !== 'hold').map((g) => g.agentId));
       const held = [...gating.heldAgents]
         .filter((id) => needsApproval(id) && !denied.has(id))
         .map((agentId): HeldChangeSet => {
@@ -165,19 +181,23 @@ export function gatePlan(
   plan: GatewayPlan,
   evidenceOf: (agentId: string) => ApprovalEvidence | undefined,
   checkError: (agentId: string) => string | undefined = () => undefined,
+  drift?: DriftDecision,
 ): { gated: GatedChange[]; heldAgents: Set<string>; breakGlassed: number } {
-  const decided = plan.changes.map((c) => ({ c, g: gate(c.verdict, evidenceOf(c.agentId)) }));
-  const heldAgents = new Set(decided.filter((d) => d.g !== 'apply').map((d) => d.c.agentId));
+  const restores = (c: Change) => drift?.restores.has(`${c.agentId} ${c.path}`) && c.verdict.effect !== 'deny';
+  const decided = plan.changes.map((c) => ({ c, g: restores(c) ? ('apply' as const) : gate(c.verdict, evidenceOf(c.agentId)) }));
+  const heldAgents = new Set([...decided.filter((d) => d.g !== 'apply').map((d) => d.c.agentId), ...plan.changes.filter((c) => drift?.leaveAlone.has(c.agentId)).map((c) => c.agentId)]);
   const gated = decided
     .filter((d) => heldAgents.has(d.c.agentId))
     .map(({ c, g }): GatedChange => {
       const base = { agentId: c.agentId, resource: c.resource, path: c.path, risk: c.risk };
+      const leftAlone = drift?.leaveAlone.get(c.agentId);
+      if (leftAlone !== undefined && g !== 'deny') return { ...base, gate: 'drift', why: leftAlone };
       if (g === 'deny') return { ...base, gate: 'deny', why: `denied by ${c.verdict.rules.filter((r) => r.effect === 'deny').map((r) => r.rule).join(', ')}` };
       const error = checkError(c.agentId);
       if (g === 'hold') return { ...base, gate: 'hold', why: error ? `could not check its approvals: ${error}` : `needs ${missingApprovals(c.verdict, evidenceOf(c.agentId)).join(' and ')}` };
       return { ...base, gate: 'hold', why: `held with the other changes of agent ${c.agentId}` };
     });
-  const breakGlassed = decided.filter((d) => !heldAgents.has(d.c.agentId) && d.c.verdict.effect === 'require-approval').length;
+  const breakGlassed = decided.filter((d) => !heldAgents.has(d.c.agentId) && d.c.verdict.effect === 'require-approval' && !restores(d.c)).length;
   return { gated, heldAgents, breakGlassed };
 }
 

@@ -60,6 +60,8 @@ export function recordApply(log: AuditLog, plan: Plan, results: readonly FleetAp
       }
     }
     for (const g of r.gated) {
+      // Drift left alone is recorded by the reconcile loop as drift, not as a held change.
+      if (g.gate === 'drift') continue;
       event({ type: g.gate === 'deny' ? 'change.denied' : 'change.held', resource: g.resource, agentId: g.agentId, risk: g.risk, summary: { path: g.path, message: g.why } });
     }
     if (r.status === 'refused') log.record({ ...run, type: 'apply.refused', summary: { message: r.message } });

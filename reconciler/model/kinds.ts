@@ -130,6 +130,19 @@ export const AgentSpec = Type.Object(
     ),
     ignore: Type.Optional(IgnoreRules),
     drift: Type.Optional(DriftPolicy),
+    killed: Type.Optional(
+      Type.Object(
+        {
+          reason: Type.String({ minLength: 1, description: 'Why the agent was taken out of service.' }),
+          by: Type.String({ minLength: 1, description: 'Who killed it.' }),
+          at: Type.String({ description: 'When, ISO 8601.' }),
+        },
+        {
+          additionalProperties: false,
+          description: 'Set by `clawops kill` (through a pull request): the agent is out of service, and plan, apply and drift leave it alone until `clawops recover AGENT --confirm`.',
+        },
+      ),
+    ),
   },
   { additionalProperties: false },
 );

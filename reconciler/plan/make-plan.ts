@@ -22,6 +22,8 @@ import type { GatewayPlan, Plan, PlanNote, PlanSummary } from './plan.ts';
 import { expiringSoon } from '../policy/exceptions.ts';
 import { ofKind } from '../load/resource.ts';
 import { planGateway } from './planner.ts';
+import { pinnedDesired } from '../rollback/pinned-desired.ts';
+import { killedAgents, withoutKilled, type KilledAgent } from '../kill/killed.ts';
 import { readLive, type LiveGateway } from './read-live.ts';
 import { fromSnapshot } from './live-snapshot.ts';
 import { checkAgainstLiveSchema } from './live-schema-check.ts';
@@ -54,6 +56,8 @@ export interface PlannedGateway {
   readonly desired?: DesiredGateway;
   readonly live?: LiveGateway;
   readonly session?: OpenClawGateway;
+  /** Killed agents, left out of `desired` (apply keeps their last-applied entries as they are). */
+  readonly killed?: ReadonlySet<string>;
 }
 
 /** The keyed hash that stands for a secret value: equal values, equal hashes; the value never shown. */
@@ -92,9 +96,16 @@ export async function planOne(gw: LoadedOf<'Gateway'>, ctx: PlanContext, opts: {
     if (e instanceof Error && 'code' in e && (e as NodeJS.ErrnoException).code === 'ENOENT') return failed('repo', `${gw.name}: ${e.message}`);
     throw e;
   }
+  // A rollback pin renders this target from the commit it was rolled back to, until main moves on.
+  const pinned = await pinnedDesired(gw, desired, ctx);
+  if ('error' in pinned) return failed('rollback-pin', pinned.error);
+  desired = pinned.desired;
+  // Killed agents (reconciler/kill) are left alone until `clawops recover`.
+  const killed = await killedAgents(ctx.store, desired);
+  desired = withoutKilled(desired, killed);
   const opened = await openSession(gw, ctx, opts);
   if ('kind' in opened) {
-    const offline = ctx.snapshotFallback && !opts.keepSession && UNREACHABLE.has(opened.kind) ? await planFromSnapshot(gw, desired, ctx, opened.message) : undefined;
+    const offline = ctx.snapshotFallback && !opts.keepSession && UNREACHABLE.has(opened.kind) ? await planFromSnapshot(gw, desired, ctx, opened.message, killed) : undefined;
     return offline ?? failed(opened.kind, opened.message);
   }
   const { session } = opened;
@@ -106,9 +117,9 @@ export async function planOne(gw: LoadedOf<'Gateway'>, ctx: PlanContext, opts: {
       await session.client.close();
       return { plan: { ...base, version: live.version, status: 'error', errors: invalid } };
     }
-    const plan = await planGateway({ desired, live, lastApplied, secretHash: await secretHasher(ctx), policy: ctx.repo.policy.engine });
+    const plan = await planGateway({ desired, live, lastApplied, secretHash: await secretHasher(ctx), policy: ctx.repo.policy.engine, killed });
     if (!opts.keepSession) await session.client.close();
-    return { plan, desired, live, ...(opts.keepSession ? { session } : {}) };
+    return { plan, desired, live, killed: new Set(killed.keys()), ...(opts.keepSession ? { session } : {}) };
   } catch (e) {
     await session.client.close();
     if (e instanceof ClawopsError) return failed('secrets', `${gw.name}: ${e.message}`);
@@ -121,11 +132,11 @@ export async function planOne(gw: LoadedOf<'Gateway'>, ctx: PlanContext, opts: {
 const UNREACHABLE = new Set(['unreachable', 'timeout', 'connection-lost']);
 
 /** The plan against the latest live snapshot, saying how old it is; undefined when there is none. */
-async function planFromSnapshot(gw: LoadedOf<'Gateway'>, desired: DesiredGateway, ctx: PlanContext, why: string): Promise<PlannedGateway | undefined> {
+async function planFromSnapshot(gw: LoadedOf<'Gateway'>, desired: DesiredGateway, ctx: PlanContext, why: string, killed: ReadonlyMap<string, KilledAgent>): Promise<PlannedGateway | undefined> {
   const snap = fromSnapshot(await ctx.store.liveSnapshot(gw.name));
   if (!snap) return undefined;
   const lastApplied = await ctx.store.lastApplied(gw.name);
-  const planned = await planGateway({ desired, live: snap.live, lastApplied, secretHash: await secretHasher(ctx), policy: ctx.repo.policy.engine });
+  const planned = await planGateway({ desired, live: snap.live, lastApplied, secretHash: await secretHasher(ctx), policy: ctx.repo.policy.engine, killed });
   const note = {
     level: 'warning' as const,
     message: `planned against the live snapshot taken ${snap.takenAt.toISOString()} (${age(ctx.now().getTime() - snap.takenAt.getTime())} ago), because ${why}; live may have changed since, and apply re-reads it`,

@@ -18,6 +18,7 @@ import { PolicyEngine } from '../policy/verdict.ts';
 import { arrayPaths, deepEqual, getPath, isObject, pathKey, setPath } from './json-paths.ts';
 import type { Action, Change, GatewayOperations, GatewayPlan, PlanNote, SourceLocation } from './plan.ts';
 import { fileKey, type LiveGateway } from './read-live.ts';
+import { killedNote, splitKilled, withoutKilled, type KilledAgent } from '../kill/killed.ts';
 import { formatResourcePath, keyedSegment, parseResourcePath } from './resource-path.ts';
 
 export interface PlanGatewayInput {
@@ -28,6 +29,8 @@ export interface PlanGatewayInput {
   readonly secretHash: (name: string) => Promise<string>;
   /** Rates and gates each change (default: no rules, so every change is allowed at low risk). */
   readonly policy?: PolicyEngine;
+  /** Killed agents (reconciler/kill): nothing is planned for them, they are neither pruned nor re-owned; each gets a note. */
+  readonly killed?: ReadonlyMap<string, KilledAgent>;
 }
 
 const NO_POLICY = new PolicyEngine(compileRuleSet([]).set, activeExceptions([], new Date(0)));
@@ -35,10 +38,13 @@ const NO_POLICY = new PolicyEngine(compileRuleSet([]).set, activeExceptions([], 
 const emptyOperations = (): GatewayOperations => ({ deleteAgents: [], cronUpserts: [], cronRemovals: [], files: [] });
 
 export async function planGateway(input: PlanGatewayInput): Promise<GatewayPlan> {
-  const { desired, live, lastApplied } = input;
+  const { live } = input;
+  const killed = input.killed ?? new Map<string, KilledAgent>();
+  const desired = withoutKilled(input.desired, killed);
+  const lastApplied = splitKilled(input.lastApplied, killed).owned;
   const policy = input.policy ?? NO_POLICY;
   const gw = desired.gateway;
-  const notes: PlanNote[] = [...desired.notes];
+  const notes: PlanNote[] = [...desired.notes, ...[...killed.values()].map(killedNote)];
   const docs = await buildDocs(desired, live, lastApplied, input.secretHash);
 
   // Agents clawops managed that left git: deleted only where the Gateway allows pruning.
@@ -46,6 +52,10 @@ export async function planGateway(input: PlanGatewayInput): Promise<GatewayPlan>
   const deleteAgents: string[] = [];
   for (const view of docs.views.values()) {
     if (view.desired || !view.liveEntry) continue;
+    if (killed.has(view.id)) {
+      docs.live.agents = docs.live.agents.filter((a) => a.id !== view.id);
+      continue;
+    }
     if (prune && view.last?.created) deleteAgents.push(view.id);
     else {
       notes.push({

@@ -1,15 +1,15 @@
 /**
  * The state store on the signed state branch (DESIGN §6): `state/last-applied/<target>.json`,
- * `state/pre-apply/<target>/<id>.json`, `state/live/<target>.json` and `state/drift/<target>.json`. Writes are staged and go
+ * `state/pre-apply/<target>/<id>.json`, `state/live/<target>.json`, `state/drift/<target>.json`, `state/pins/<target>.json` and `state/kills/<target>/<agent>.json`. Writes are staged and go
  * out with the run's one commit, except pre-apply snapshots: rollback depends on them, so each is
- * committed (and published) before the caller touches the gateway. The secret-hash key stays in
+ * committed (and published) before the caller touches the gateway, and so are kill records. The secret-hash key stays in
  * a local file, never in git.
  */
 import { randomBytes } from 'node:crypto';
 import type { JsonObject } from '../../fleet/openclaw/gateway-api.ts';
 import type { BufferedBranch } from '../git/buffered-branch.ts';
 import { loadOrCreateSecretHashKey } from './secret-hash-key.ts';
-import type { DriftRecord, LastApplied, PreApplySnapshot, StateStore } from './state-store.ts';
+import type { DriftRecord, KillRecord, LastApplied, PreApplySnapshot, RollbackPin, StateStore } from './state-store.ts';
 
 /** A target name as one path segment. */
 const safe = (target: string): string => target.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^\.*$/, (dots) => `_${dots}`);
@@ -25,6 +25,8 @@ export const lastAppliedPath = (target: string): string => `state/last-applied/$
 export const preApplyPath = (target: string, id: string): string => `state/pre-apply/${safe(target)}/${safe(id)}.json`;
 export const livePath = (target: string): string => `state/live/${safe(target)}.json`;
 export const driftPath = (target: string): string => `state/drift/${safe(target)}.json`;
+export const pinPath = (target: string): string => `state/pins/${safe(target)}.json`;
+export const killPath = (target: string, agentId: string): string => `state/kills/${safe(target)}/${safe(agentId)}.json`;
 
 export interface GitBranchStateStoreOptions {
   readonly branch: BufferedBranch;
@@ -79,6 +81,40 @@ export class GitBranchStateStore implements StateStore {
 
   async saveDriftRecord(record: DriftRecord): Promise<void> {
     this.branch.stage(driftPath(record.target), stableJson(record));
+  }
+
+  pin(target: string): Promise<RollbackPin | undefined> {
+    return this.read<RollbackPin>(pinPath(target));
+  }
+
+  async savePin(pin: RollbackPin): Promise<void> {
+    this.branch.stage(pinPath(pin.target), stableJson(pin));
+  }
+
+  async deletePin(target: string): Promise<void> {
+    this.branch.stage(pinPath(target), null);
+  }
+
+  killRecord(target: string, agentId: string): Promise<KillRecord | undefined> {
+    return this.read<KillRecord>(killPath(target, agentId));
+  }
+
+  async killRecords(target: string): Promise<KillRecord[]> {
+    const names = await this.branch.list(`state/kills/${safe(target)}`);
+    const records = await Promise.all(names.filter((n) => n.endsWith('.json')).map((n) => this.read<KillRecord>(`state/kills/${safe(target)}/${n}`)));
+    return records.filter((r): r is KillRecord => r !== undefined);
+  }
+
+  async saveKillRecord(record: KillRecord): Promise<void> {
+    // Its own commit, now, like a pre-apply snapshot: the kill's write comes next, and recover needs this.
+    await this.branch.branch.update(async () => ({
+      files: new Map([[killPath(record.target, record.agentId), Buffer.from(stableJson(record), 'utf8')]]),
+      message: `state: kill record of ${record.agentId} on ${record.target}\n\nSaved before clawops takes the agent out of service, so \`clawops recover\` can put it back exactly.\n`,
+    }));
+  }
+
+  async deleteKillRecord(target: string, agentId: string): Promise<void> {
+    this.branch.stage(killPath(target, agentId), null);
   }
 
   secretHashKey(): Promise<Buffer> {

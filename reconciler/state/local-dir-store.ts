@@ -4,11 +4,11 @@
  * never leaves half a document.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { JsonObject } from '../../fleet/openclaw/gateway-api.ts';
 import { loadOrCreateSecretHashKey } from './secret-hash-key.ts';
-import type { DriftRecord, LastApplied, PreApplySnapshot, StateStore } from './state-store.ts';
+import type { DriftRecord, KillRecord, LastApplied, PreApplySnapshot, RollbackPin, StateStore } from './state-store.ts';
 
 const safe = (target: string): string => target.replace(/[^A-Za-z0-9._-]/g, '_');
 
@@ -51,6 +51,43 @@ export class LocalDirStateStore implements StateStore {
 
   saveDriftRecord(record: DriftRecord): Promise<void> {
     return this.write(join('drift', `${safe(record.target)}.json`), record);
+  }
+
+  pin(target: string): Promise<RollbackPin | undefined> {
+    return this.read<RollbackPin>(join('pins', `${safe(target)}.json`));
+  }
+
+  savePin(pin: RollbackPin): Promise<void> {
+    return this.write(join('pins', `${safe(pin.target)}.json`), pin);
+  }
+
+  async deletePin(target: string): Promise<void> {
+    await unlink(join(this.dir, 'pins', `${safe(target)}.json`)).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'ENOENT') throw e;
+    });
+  }
+
+  killRecord(target: string, agentId: string): Promise<KillRecord | undefined> {
+    return this.read<KillRecord>(join('kills', safe(target), `${safe(agentId)}.json`));
+  }
+
+  async killRecords(target: string): Promise<KillRecord[]> {
+    const names = await readdir(join(this.dir, 'kills', safe(target))).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') return [];
+      throw e;
+    });
+    const records = await Promise.all(names.filter((n) => n.endsWith('.json')).sort().map((n) => this.read<KillRecord>(join('kills', safe(target), n))));
+    return records.filter((r): r is KillRecord => r !== undefined);
+  }
+
+  saveKillRecord(record: KillRecord): Promise<void> {
+    return this.write(join('kills', safe(record.target), `${safe(record.agentId)}.json`), record);
+  }
+
+  async deleteKillRecord(target: string, agentId: string): Promise<void> {
+    await unlink(join(this.dir, 'kills', safe(target), `${safe(agentId)}.json`)).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'ENOENT') throw e;
+    });
   }
 
   secretHashKey(): Promise<Buffer> {

@@ -55,7 +55,66 @@ export interface PreApplySnapshot {
 export interface DriftRecord {
   readonly target: string;
   /** By drift item key (`agentId path`). */
-  readonly items: Readonly<Record<string, { readonly firstSeen: string; /** Hash of the live value seen: a new value is new drift. */ readonly live: string }>>;
+  readonly items: Readonly<Record<string, DriftRecordItem>>;
+}
+
+export interface DriftRecordItem {
+  readonly firstSeen: string;
+  /** The last run that saw it, to within DRIFT_LAST_SEEN_STEP_MS (a run per minute must not mean a state commit per minute). */
+  readonly lastSeen?: string;
+  /** Hash of the live value seen: a new value is new drift. */
+  readonly live: string;
+  /** Who changed it, from the gateway's config journal, when it says. */
+  readonly who?: { readonly source: string; readonly kind: string; readonly at: string };
+}
+
+/** How stale a drift record's `lastSeen` may get before a run writes it again. */
+export const DRIFT_LAST_SEEN_STEP_MS = 60 * 60 * 1000;
+
+/**
+ * A rollback pin (`clawops rollback`): while main still renders the target's desired state as it
+ * was when the pin was set (`badDesired`), every plan renders it from the repo at `to` instead, so
+ * the loop does not re-apply the bad revision. Main changing that state (the revert PR merged, a
+ * fix landed) lifts it.
+ */
+export interface RollbackPin {
+  readonly target: string;
+  /** The fleet repo commit the target is held at. */
+  readonly to: string;
+  /** The fleet repo's HEAD when the pin was set. */
+  readonly from: string;
+  /** Hash of the target's effective desired state at `from` (reconciler/rollback/desired-hash.ts). */
+  readonly badDesired: string;
+  readonly by: string;
+  readonly reason?: string;
+  readonly at: string;
+  /** The revert pull request that makes git agree. */
+  readonly pr?: { readonly number: number; readonly url?: string };
+}
+
+/**
+ * An agent taken out of service by `clawops kill` (reconciler/kill): exactly what it was, so
+ * `clawops recover` puts it back byte for byte. While one exists, plan, apply and drift leave the
+ * agent alone.
+ */
+export interface KillRecord {
+  readonly target: string;
+  readonly agentId: string;
+  /** `Agent/<name>` when git declares the agent. */
+  readonly resource?: string;
+  readonly reason: string;
+  readonly by: string;
+  readonly killedAt: string;
+  /** `config.get` hash the kill's write was guarded by. */
+  readonly configHashBefore: string;
+  readonly prior: {
+    /** `agents.entries.<id>` as `config.get`'s sourceConfig had it (secrets as the gateway's redaction sentinel, which a write keeps). */
+    readonly entry: JsonObject;
+    /** Its routes, each with its position in the top-level `bindings`. */
+    readonly bindings: ReadonlyArray<{ readonly index: number; readonly binding: JsonObject }>;
+    /** Its cron jobs and whether each was enabled. */
+    readonly cron: ReadonlyArray<{ readonly id: string; readonly name: string; readonly declarationKey?: string; readonly enabled: boolean }>;
+  };
 }
 
 export interface StateStore {
@@ -70,6 +129,16 @@ export interface StateStore {
   liveSnapshot(target: string): Promise<JsonObject | undefined>;
   driftRecord(target: string): Promise<DriftRecord | undefined>;
   saveDriftRecord(record: DriftRecord): Promise<void>;
+  /** The target's rollback pin, if one holds it. */
+  pin(target: string): Promise<RollbackPin | undefined>;
+  savePin(pin: RollbackPin): Promise<void>;
+  deletePin(target: string): Promise<void>;
+  killRecord(target: string, agentId: string): Promise<KillRecord | undefined>;
+  /** Every kill record of `target`, by agent id. */
+  killRecords(target: string): Promise<KillRecord[]>;
+  /** Saved for good at once (its own commit on the state branch): the write that kills the agent comes next, and recover needs this. */
+  saveKillRecord(record: KillRecord): Promise<void>;
+  deleteKillRecord(target: string, agentId: string): Promise<void>;
   /** The key of the keyed hashes that stand for secret values in plans and state. */
   secretHashKey(): Promise<Buffer>;
 }
