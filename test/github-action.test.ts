@@ -146,7 +146,7 @@ beforeAll(async () => {
   writeFileSync(
     cfg,
     readFileSync(cfg, 'utf8') +
-      '  github: { repository: acme/fleet }\n  policies: [baseline]\n  approvers:\n    security: { githubTeam: acme/security }\n',
+      '  github: { repository: acme/fleet }\n  policies: [baseline]\n  approvers:\n    security: { githubTeam: acme/security }\n  defaults: { drift: { mode: propose } }\n',
   );
   await import('node:fs').then((fs) => fs.mkdirSync(join(live.dir, 'agents')));
   writeFileSync(

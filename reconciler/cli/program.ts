@@ -19,6 +19,9 @@ import { registerApply } from './commands/apply.ts';
 import { registerPolicy } from './commands/policy.ts';
 import { registerAudit } from './commands/audit.ts';
 import { registerDrift } from './commands/drift.ts';
+import { registerKill } from './commands/kill.ts';
+import { registerRollback } from './commands/rollback.ts';
+import { registerReconcile } from './commands/reconcile.ts';
 import { CLAWOPS_VERSION } from '../version.ts';
 
 export interface CommandContext {
@@ -61,8 +64,11 @@ export function buildProgram(ctx: CommandContext): Command {
   registerPlan(program, ctx, repoOption);
   registerApply(program, ctx, repoOption, jsonOption);
   registerDrift(program, ctx, repoOption, jsonOption);
+  registerReconcile(program, ctx, repoOption, jsonOption);
+  registerRollback(program, ctx, repoOption, jsonOption);
   registerPolicy(program, ctx, repoOption, jsonOption);
   registerAudit(program, ctx, repoOption, jsonOption);
+  registerKill(program, ctx, repoOption, jsonOption);
 
   routeOutput(program, ports);
   return program;

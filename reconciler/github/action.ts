@@ -7,7 +7,8 @@
  *   (pr-plan.ts); elsewhere the Markdown plan in the job summary.
  * - `apply`: the CLI's `apply --auto-approve`, which checks approvals on GitHub, holds what lacks
  *   them and opens approval PRs. A hold is not a failed job: it ends with a warning.
- * - `reconcile`: drift detection with drift PRs (`drift --propose`).
+ * - `reconcile`: one `clawops reconcile --once` (of one shard with the `shard` input): apply what is
+ *   approved, drift per its mode (drift PRs), approval PRs. The checkout is fresh, so no pull.
  *
  * Inputs arrive as INPUT_<NAME> variables (the runner keeps hyphens: INPUT_REPO-PATH), outputs
  * go to $GITHUB_OUTPUT, a report to $GITHUB_STEP_SUMMARY. Secrets come in as env.
@@ -169,12 +170,18 @@ async function dispatch(command: ActionCommand, repoDir: string, ports: Ports): 
       return 1;
     }
   }
+  const shard = input(env, 'shard');
+  if (shard && command !== 'reconcile') {
+    ports.err.write(`::error::clawops ${command}: the "shard" input is for \`reconcile\` (a matrix of scheduled runs); remove it from this step\n`);
+    return 1;
+  }
   const out = capture(ports);
-  const code = command === 'apply' ? await runCli(['apply', '--auto-approve', '--repo', repoDir], out.ports) : await runCli(['drift', '--propose', '--repo', repoDir], out.ports);
+  const argv = command === 'apply' ? ['apply', '--auto-approve', '--repo', repoDir] : ['reconcile', '--once', '--no-pull', '--repo', repoDir, ...(shard ? ['--shard', shard] : [])];
+  const code = await runCli(argv, out.ports);
   await summary(env, fenced(`clawops ${command}`, out.text()));
   if (code === 2) {
     // Held changes and drift are states to act on, not a broken job: the report says what to do.
-    ports.err.write(`::warning::clawops ${command}: ${command === 'apply' ? 'changes are held for approval (see the approval pull requests)' : 'drift found (see the drift pull requests)'}\n`);
+    ports.err.write(`::warning::clawops ${command}: ${command === 'apply' ? 'changes are held for approval (see the approval pull requests)' : 'drift or held changes remain (see the drift and approval pull requests)'}\n`);
     await setOutputs(env, { result: command === 'apply' ? 'held' : 'drift' });
     return 0;
   }

@@ -12,6 +12,7 @@ import type { DriftView } from '../drift/render.ts';
 import { renderDriftMarkdown } from '../drift/render.ts';
 import { closeBotPr, findBotPr, upsertBotPr, type BotPrLimits, type BotPrResult } from './bot-pr.ts';
 import type { GitHubClient } from './client.ts';
+import { explainGitHubError } from './errors.ts';
 
 export const DRIFT_BRANCH_PREFIX = 'clawops/drift/';
 
@@ -69,4 +70,21 @@ export async function syncDriftPr(view: DriftView, ctx: DriftPrContext): Promise
     ctx.limits,
   );
   return { target, ...result };
+}
+
+/**
+ * When a person last closed this gateway's drift PR without merging it (the PR body says closing
+ * means "put git's values back"), or undefined. clawops' own closings happen only when the drift is
+ * gone, so drift seen before this time was rejected.
+ */
+export async function driftPrRejectedAt(gh: GitHubClient, target: string): Promise<Date | undefined> {
+  const { octokit, owner, repo } = gh;
+  const branch = driftBranch(target);
+  try {
+    const { data } = await octokit.rest.pulls.list({ owner, repo, state: 'closed', head: `${owner}:${branch}`, sort: 'updated', direction: 'desc', per_page: 5 });
+    const last = data.filter((p) => p.head.ref === branch && p.closed_at).sort((a, b) => Date.parse(b.closed_at!) - Date.parse(a.closed_at!))[0];
+    return last && !last.merged_at ? new Date(last.closed_at!) : undefined;
+  } catch (e) {
+    throw explainGitHubError(e, `looking for closed drift pull requests of ${branch}`, gh);
+  }
 }

@@ -22,6 +22,8 @@ export interface CliOptions {
   readonly env?: Record<string, string | undefined>;
   readonly cwd?: string;
   readonly tty?: boolean;
+  /** The clock commands see (default: a fixed 2026-11-21T12:00:00Z). */
+  readonly now?: () => Date;
 }
 
 export const ROOT = join(import.meta.dirname, '..', '..');
@@ -47,7 +49,7 @@ export async function clawops(argv: readonly string[], opts: CliOptions = {}): P
     cwd: opts.cwd ?? process.cwd(),
     redactor,
     revealSecret: (s) => (stdout += s),
-    now: () => new Date('2026-11-21T12:00:00Z'),
+    now: opts.now ?? (() => new Date('2026-11-21T12:00:00Z')),
   };
   const code = await runCli(argv, ports);
   const result = { code, stdout, stderr };

@@ -7,6 +7,7 @@
 import type { Command, Option } from 'commander';
 import { AuditLog, auditSpillFile } from '../../audit/audit-log.ts';
 import { Masker } from '../../audit/masker.ts';
+import { recordDriftDetected } from '../../audit/record-drift.ts';
 import { readDrift, type GatewayDrift } from '../../drift/read-drift.ts';
 import { renderDriftSummary } from '../../drift/render.ts';
 import { DEFAULT_PR_LIMITS } from '../../github/bot-pr.ts';
@@ -33,24 +34,7 @@ export async function runDrift(opts: DriftOptions, ports: Ports): Promise<ExitCo
 
   const drifts = await mapLimited(gateways, ctx.parallelism, (gw) => readDrift(gw, ctx));
   const base = { actor: actorOf(ports.env), traceId: traceIdOf(ports.env), ...(state.desiredCommit ? { desiredCommit: state.desiredCommit } : {}) };
-  for (const d of drifts) {
-    if ('error' in d) continue;
-    for (const item of d.newItems) {
-      const who = d.view.who?.byItem.get(`${item.agentId} ${item.path}`)?.[0];
-      audit.record({
-        ...base,
-        type: 'drift.detected',
-        target: d.target,
-        resource: item.resource ?? `Agent/${item.agentId}`,
-        agentId: item.agentId,
-        summary: {
-          path: item.path,
-          message: `${item.secret ? 'a secret ' : ''}changed outside git${who ? ` by ${who.source} (${who.kind}) at ${new Date(who.at).toISOString()}` : ''}`,
-          ...(item.secret ? {} : { before: item.lastApplied ?? null, after: item.live ?? null }),
-        },
-      });
-    }
-  }
+  for (const d of drifts) if (!('error' in d)) recordDriftDetected(audit, d.target, d.newItems, d.view.who?.byItem, base);
 
   const prs: DriftPrOutcome[] = [];
   const prErrors: string[] = [];
