@@ -23,7 +23,8 @@ import { Redactor } from '../reconciler/redact/redactor.ts';
 import type { RunReport } from '../reconciler/reconcile/summary.ts';
 import { acquireLease } from '../reconciler/state/leases.ts';
 import { allowedSignersText, makeKey, type TestKey } from './fixtures/audit/audit-branch.ts';
-import { clawops } from './helpers/cli.ts';
+import { runReconcile } from '../reconciler/cli/commands/reconcile.ts';
+import { capturePorts, clawops, recordOutput } from './helpers/cli.ts';
 import { sharedGateway } from './helpers/gateways.ts';
 import { runGit } from './helpers/git-http-server.ts';
 import { startFakeGitHub, type FakeGitHub } from './helpers/github/fake-github.ts';
@@ -257,5 +258,37 @@ describe('leases on a real gateway (a)', { timeout: 240_000 }, () => {
     // The run gave its lease back: a third run is not blocked.
     const third = await once([], () => new Date(t0.getTime() + 10 * 60_000 + 2));
     expect(report(third.stdout)).toMatchObject({ lease: { status: 'acquired' }, totals: { converged: 1 } });
+  });
+});
+
+describe('reconcile --watch on a real gateway (a)', { timeout: 120_000 }, () => {
+  const agent = id('watch');
+  afterAll(() => removeAgents([agent]));
+
+  it("runs again within seconds of a gateway's config.changed event, not at the next interval", async () => {
+    const gw = sharedGateway('a');
+    const live = await makeRepo([{ name: 'gw', url: gw.url, token: gw.token }]);
+    mkdirSync(join(live.dir, 'agents'));
+    writeFileSync(join(live.dir, 'agents', `${agent}.yaml`), agentYaml(agent, 'revert', 'Watched'));
+    const env = { ...live.env, CLAWOPS_STATE_DIR: join(tmp, 'watch-state'), CLAWOPS_SIGNING_KEY_FILE: key.file, CLAWOPS_CACHE_DIR: join(tmp, 'cache') };
+    const c = capturePorts({ env, now: () => new Date() });
+    const reports = () => c.stdout().split('\n').filter(Boolean).map((l) => JSON.parse(l) as RunReport);
+    const until = async (what: string, ok: () => boolean) => {
+      for (const t0 = Date.now(); !ok(); await new Promise((r) => setTimeout(r, 200))) if (Date.now() - t0 > 60_000) throw new Error(`waited a minute for ${what}; output:\n${c.stdout()}${c.stderr()}`);
+    };
+    const stop = new AbortController();
+    // An interval of an hour: only the event can explain a second run within the test's time.
+    const loop = runReconcile({ repo: live.dir, timeout: 10, pull: false, json: true, watch: true, interval: 3_600_000 }, c.ports, stop.signal);
+    try {
+      await until('the first run', () => reports().length >= 1);
+      expect(reports()[0]).toMatchObject({ exitCode: 0, totals: { applied: 1 } });
+      await openclaw(gw.home, ['config', 'set', `agents.entries.${agent}.description`, 'edited by hand']);
+      await until('a run after the live edit', () => reports().some((r) => r.totals.driftReverted === 1));
+      expect((await liveAgents())[agent]?.description).toBe('Watched');
+    } finally {
+      stop.abort();
+      expect(await loop).toBe(0);
+      recordOutput(['reconcile', '--watch'], { code: 0, stdout: c.stdout(), stderr: c.stderr() });
+    }
   });
 });

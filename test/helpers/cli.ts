@@ -32,7 +32,8 @@ function record(argv: readonly string[], r: CliResult): void {
   appendFileSync(join(inject('outputLogDir'), `${process.pid}.log`), `$ clawops ${argv.join(' ')}\n${r.stdout}\n${r.stderr}\n`);
 }
 
-export async function clawops(argv: readonly string[], opts: CliOptions = {}): Promise<CliResult> {
+/** Ports that collect what a command prints (for commands driven directly, like a long-running reconcile loop). */
+export function capturePorts(opts: CliOptions = {}): { ports: Ports; stdout: () => string; stderr: () => string } {
   let stdout = '';
   let stderr = '';
   const redactor = new Redactor();
@@ -51,8 +52,18 @@ export async function clawops(argv: readonly string[], opts: CliOptions = {}): P
     revealSecret: (s) => (stdout += s),
     now: opts.now ?? (() => new Date('2026-11-21T12:00:00Z')),
   };
-  const code = await runCli(argv, ports);
-  const result = { code, stdout, stderr };
+  return { ports, stdout: () => stdout, stderr: () => stderr };
+}
+
+/** Records a command's output for the suite-wide canary check. */
+export function recordOutput(argv: readonly string[], r: CliResult): void {
+  record(argv, r);
+}
+
+export async function clawops(argv: readonly string[], opts: CliOptions = {}): Promise<CliResult> {
+  const c = capturePorts(opts);
+  const code = await runCli(argv, c.ports);
+  const result = { code, stdout: c.stdout(), stderr: c.stderr() };
   record(argv, result);
   return result;
 }
