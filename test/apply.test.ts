@@ -1,12 +1,14 @@
 /**
  * Plan and apply against real gateways `c` (prod-eu) and `d` (prod-us) holding the example fleet:
  * convergence, a changed YAML, and concurrent edits between plan and apply — by the real
- * `openclaw` CLI and by a second connection racing at random — never clobbered.
+ * `openclaw` CLI and by a second connection racing apply at each of its steps and at random —
+ * never clobbered.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFaultProxy, type FaultTrigger } from '../fleet/harness/fault-proxy.ts';
 import { openclaw } from '../fleet/harness/openclaw-cli.ts';
 import { GatewayClient } from '../fleet/openclaw/client.ts';
 import { exportDeviceKey, generateDeviceIdentity } from '../fleet/openclaw/device-identity.ts';
@@ -14,7 +16,7 @@ import { StaleHashError, WriteNotAppliedError } from '../fleet/openclaw/errors.t
 import { OpenClawGateway, type JsonObject } from '../fleet/openclaw/gateway-api.ts';
 import type { GatewayApplyResult } from '../reconciler/apply/apply-gateway.ts';
 import { allowedSignersText, makeKey } from './fixtures/audit/audit-branch.ts';
-import { clawops } from './helpers/cli.ts';
+import { clawops, type CliResult } from './helpers/cli.ts';
 import { exampleFleet, type ExampleFleet } from './helpers/example-fleet.ts';
 import { sharedGateway } from './helpers/gateways.ts';
 import { liveRepos } from './helpers/live-repo.ts';
@@ -29,6 +31,9 @@ async function session(name: 'c' | 'd'): Promise<OpenClawGateway> {
   sessions.push(s);
   return s;
 }
+
+const TARGETS = ['same', 'managed', 'unmanaged'] as const;
+type Target = (typeof TARGETS)[number];
 
 const agent = async (s: OpenClawGateway, id: string) => (((await s.configGet()).sourceConfig.agents as { entries: Record<string, JsonObject> }).entries[id] ?? {}) as JsonObject;
 
@@ -165,64 +170,108 @@ describe('concurrent edits between plan and apply', () => {
     expect(live.thinkingDefault).toBe('high');
   });
 
-  it('100 randomised races of a second client against apply: every edit survives', { timeout: 300_000 }, async () => {
-    // A one-agent repo of its own on gateway d, so each trial is a few round trips.
-    const race = await makeRepo([{ name: 'race', url: sharedGateway('d').url, token: sharedGateway('d').token }]);
-    const write = (description: string) =>
-      writeFileSync(
-        join(race.dir, 'gateways', 'racer.yaml'),
-        `apiVersion: clawops.dev/v1\nkind: Agent\nmetadata: { name: racer }\nspec:\n  gateway: race\n  config: { name: Racer, description: "${description}", identity: { theme: steady } }\n`,
-      );
-    const d = await session('d');
-    let other = await session('d');
-    let refused = 0;
-    const outcomes: Record<string, number> = {};
-    let lastError = '';
-    let applied = 0;
-    const clobbers: string[] = [];
-    const env = { ...race.env };
-    write('start');
-    expect((await clawops(['apply', '--repo', race.dir, '--auto-approve'], { env })).code).toBe(0);
-    for (let i = 0; i < 100; i++) {
-      // Both sides change device every 20 trials: the gateway allows 30 writes a minute per device.
-      if (i % 20 === 0) {
-        env.CLAWOPS_DEVICE_KEY = exportDeviceKey(generateDeviceIdentity());
-        if (i) other = await session('d');
-      }
-      write(`race ${i}`);
+  it('a second client races apply at each of its steps, then at random: every edit survives', { timeout: 300_000 }, async () => {
+    // A one-agent repo of its own on gateway d, so each trial is a few round trips; apply reaches d
+    // through a fault proxy, which can hold it at an exact step while the other client edits.
+    const proxy = await startFaultProxy(sharedGateway('d'));
+    try {
+      const race = await makeRepo([{ name: 'race', url: proxy.url, token: sharedGateway('d').token }]);
+      const write = (description: string) =>
+        writeFileSync(
+          join(race.dir, 'gateways', 'racer.yaml'),
+          `apiVersion: clawops.dev/v1\nkind: Agent\nmetadata: { name: racer }\nspec:\n  gateway: race\n  config: { name: Racer, description: "${description}", identity: { theme: steady } }\n`,
+        );
+      const d = await session('d');
+      let other = await session('d');
+      const outcomes: Record<string, number> = {};
+      let lastError = '';
+      const clobbers: string[] = [];
+      const unexpected: string[] = [];
+      const env = { ...race.env };
+      write('start');
+      expect((await clawops(['apply', '--repo', race.dir, '--auto-approve'], { env })).code).toBe(0);
       const planFile = join(race.dir, 'race.plan.json');
-      expect((await clawops(['plan', '--repo', race.dir, '--out', planFile], { env })).code).toBe(0);
-      // The other client edits the same field, another field clawops manages, or one it does not.
-      const target = (['same', 'managed', 'unmanaged'] as const)[i % 3]!;
-      const value = `other ${i}`;
-      const patch: JsonObject =
-        target === 'same'
-          ? { agents: { entries: { racer: { description: value } } } }
-          : target === 'managed'
-            ? { agents: { entries: { racer: { identity: { theme: value } } } } }
-            : { agents: { entries: { main: { name: value } } } };
-      // Spread over the whole apply: before its check, between check and write, after. The edit
-      // may also start up to 300 ms first: how long apply takes to reach its check depends on the
-      // machine, and without this a fast one could see no edit land before it.
-      const offset = Math.floor(Math.random() * 900) - 300;
-      const after = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
-      const [result] = await Promise.all([
-        after(-offset).then(() => clawops(['apply', planFile, '--repo', race.dir, '--json'], { env })),
-        after(offset).then(() => otherEdit(other, patch)),
-      ]);
-      const status = result.stdout ? applyResults(result.stdout)[0]!.status : 'error';
-      outcomes[status] = (outcomes[status] ?? 0) + 1;
-      if (status === 'error') lastError = result.stderr;
-      if (status === 'refused') refused++;
-      if (status === 'applied') applied++;
-      const live = await agent(d, target === 'unmanaged' ? 'main' : 'racer');
-      const got = target === 'same' ? live.description : target === 'managed' ? (live.identity as JsonObject).theme : live.name;
-      if (got !== value) clobbers.push(`trial ${i} (${target}, ${status}): expected "${value}", live has "${String(got)}"`);
+      let trial = 0;
+
+      /** Plans the next trial, lets `run` start apply and the other edit, and checks the edit survived. */
+      const runTrial = async (target: Target, run: (apply: () => Promise<CliResult>, edit: () => Promise<void>) => Promise<CliResult>): Promise<string> => {
+        const i = trial++;
+        // Both sides change device every 20 trials: the gateway allows 30 writes a minute per device.
+        if (i % 20 === 0) {
+          env.CLAWOPS_DEVICE_KEY = exportDeviceKey(generateDeviceIdentity());
+          if (i) other = await session('d');
+        }
+        write(`race ${i}`);
+        expect((await clawops(['plan', '--repo', race.dir, '--out', planFile], { env })).code).toBe(0);
+        // The other client edits the same field, another field clawops manages, or one it does not.
+        const value = `other ${i}`;
+        const patch: JsonObject =
+          target === 'same'
+            ? { agents: { entries: { racer: { description: value } } } }
+            : target === 'managed'
+              ? { agents: { entries: { racer: { identity: { theme: value } } } } }
+              : { agents: { entries: { main: { name: value } } } };
+        const result = await run(
+          () => clawops(['apply', planFile, '--repo', race.dir, '--json'], { env }),
+          () => otherEdit(other, patch),
+        );
+        const status = result.stdout ? applyResults(result.stdout)[0]!.status : 'error';
+        outcomes[status] = (outcomes[status] ?? 0) + 1;
+        if (status === 'error') lastError = result.stderr;
+        const live = await agent(d, target === 'unmanaged' ? 'main' : 'racer');
+        const got = target === 'same' ? live.description : target === 'managed' ? (live.identity as JsonObject).theme : live.name;
+        if (got !== value) clobbers.push(`trial ${i} (${target}, ${status}): expected "${value}", live has "${String(got)}"`);
+        return status;
+      };
+
+      // Placed: the edit lands at each step of apply (its re-read, its check, its write, the answer
+      // to its write), the apply held there until the edit is done. Timing alone rarely hits the
+      // few milliseconds between check and write; these hit every step in every run.
+      const steps: ReadonlyArray<{ name: string; at: FaultTrigger; before?: false; expect: (t: Target) => readonly string[] }> = [
+        { name: 'before the re-read', at: { direction: 'to-gateway', method: 'config.get' }, expect: () => ['refused'] },
+        { name: 'between the re-read and the check', at: { direction: 'to-gateway', method: 'config.get', nth: 2 }, expect: () => ['refused'] },
+        { name: 'between the check and the write', at: { direction: 'to-gateway', method: 'config.patch' }, expect: () => ['refused'] },
+        // Sent on as soon as the write is: the two writes meet inside the gateway, in either order.
+        { name: 'during the write', at: { direction: 'to-gateway', method: 'config.patch' }, before: false, expect: () => ['refused', 'applied', 'failed'] },
+        // After our write landed: verification sees a managed field moved, and the rollback leaves the edit alone.
+        { name: 'after the write', at: { direction: 'to-client', responseTo: 'config.patch' }, expect: (t) => (t === 'unmanaged' ? ['applied'] : ['failed']) },
+      ];
+      for (const step of steps) {
+        for (const target of TARGETS) {
+          const status = await runTrial(target, async (apply, edit) => {
+            const placed = proxy.on(step.at, edit, step.before === false ? { before: false } : {});
+            try {
+              const result = await apply();
+              await placed.wait(10_000);
+              return result;
+            } finally {
+              placed.remove();
+            }
+          });
+          if (!step.expect(target).includes(status)) unexpected.push(`${step.name}, ${target}: ${status}, expected ${step.expect(target).join(' or ')}`);
+        }
+      }
+
+      // Random: spread over the whole apply, before its check, between check and write, after. The
+      // edit may also start up to 300 ms first: how long apply takes to reach its check depends on
+      // the machine, and without this a fast one could see no edit land before it.
+      let refused = 0;
+      let applied = 0;
+      for (let i = 0; i < 45; i++) {
+        const offset = Math.floor(Math.random() * 900) - 300;
+        const after = (ms: number) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
+        const status = await runTrial(TARGETS[i % 3]!, async (apply, edit) => (await Promise.all([after(-offset).then(apply), after(offset).then(edit)]))[0]);
+        if (status === 'refused') refused++;
+        if (status === 'applied') applied++;
+      }
+      expect(clobbers).toEqual([]);
+      expect(unexpected, `outcomes ${JSON.stringify(outcomes)}; last error: ${lastError}`).toEqual([]);
+      // It really raced: some applies got in first, some were refused.
+      expect(refused, `outcomes ${JSON.stringify(outcomes)}; last error: ${lastError}`).toBeGreaterThan(0);
+      expect(applied).toBeGreaterThan(0);
+    } finally {
+      await proxy.close();
     }
-    expect(clobbers).toEqual([]);
-    // It really raced: some applies got in first, some were refused.
-    expect(refused, `outcomes ${JSON.stringify(outcomes)}; last error: ${lastError}`).toBeGreaterThan(0);
-    expect(applied).toBeGreaterThan(0);
   });
 });
 
