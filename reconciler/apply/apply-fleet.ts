@@ -16,6 +16,7 @@ import { splitKilled } from '../kill/killed.ts';
 import { changeSetId } from '../policy/ledger.ts';
 import { readSecret } from '../secrets/age-store.ts';
 import { applyGateway, type GatewayApplyResult } from './apply-gateway.ts';
+import { driftDecisionOn, type DriftDecision } from '../drift/modes.ts';
 
 export interface ApplyFleetOptions {
   readonly maxRateLimitWaitMs?: number;
@@ -26,18 +27,12 @@ export interface ApplyFleetOptions {
   /** The fleet repo commit being applied. */
   readonly desiredCommit?: string;
   /**
-   * Drift decisions of the reconcile loop, per gateway: agents to leave alone, git changes included
-   * (their drift is proposed or alerted, not reverted), and the drift reverts to let through the
-   * approval gate (`agentId path`: a change back to what clawops last applied was approved then).
+   * Drift decisions made by the caller (the reconcile loop), per gateway. Absent, apply reads each
+   * gateway's drift itself and honours its mode (drift/modes.ts), unless `revertDrift` is set.
    */
   readonly drift?: ReadonlyMap<string, DriftDecision>;
-}
-
-export interface DriftDecision {
-  /** Agent id → why it is left alone. */
-  readonly leaveAlone: ReadonlyMap<string, string>;
-  /** `agentId path` of changes that put back what clawops last applied. */
-  readonly restores: ReadonlySet<string>;
+  /** Put every drifted field back to git's value whatever its mode (`apply --revert-drift`: a person decided). */
+  readonly revertDrift?: boolean;
 }
 
 /** Finds the approval evidence of one agent's gated change set (reconciler/github/change-approvals.ts). */
@@ -102,7 +97,8 @@ export async function applyPlan(plan: Plan, gateways: ReadonlyArray<LoadedOf<'Ga
       const { owned: lastApplied, kept: killedAgents } = splitKilled(await ctx.store.lastApplied(gw.name), fresh.killed);
       const checks = await checkApprovals(fresh.plan, lastApplied, opts);
       const evidenceOf = (agentId: string) => opts.evidence ?? checks.get(agentId)?.approval?.evidence;
-      const gating = gatePlan(fresh.plan, evidenceOf, (agentId) => checks.get(agentId)?.error, opts.drift?.get(gw.name));
+      const drift = opts.drift ? opts.drift.get(gw.name) : opts.revertDrift ? undefined : await driftDecisionOn(fresh.session, gw, ctx, fresh.desired, fresh.plan.changes);
+      const gating = gatePlan(fresh.plan, evidenceOf, (agentId) => checks.get(agentId)?.error, drift);
       let toApply = given;
       let desired = fresh.desired;
       let owned = lastApplied;

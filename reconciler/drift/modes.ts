@@ -5,16 +5,26 @@
  * changes included, so live is not touched while a person decides; a drift pull request closed
  * without merging is that decision, and its drift is reverted.
  */
+import type { OpenClawGateway } from '../../fleet/openclaw/gateway-api.ts';
 import { deepEqual } from '../plan/json-paths.ts';
-import type { DriftDecision } from '../apply/apply-fleet.ts';
 import type { DesiredGateway } from '../desired/effective-state.ts';
-import { driftItemKey, type DriftItem } from '../drift/detect.ts';
+import type { PlanContext } from '../plan/make-plan.ts';
+import { driftItemKey, type DriftItem } from './detect.ts';
+import { readDriftOn } from './read-drift.ts';
 import type { FleetRepo } from '../load/load-repo.ts';
 import type { LoadedOf } from '../load/resource.ts';
 import type { DriftMode } from '../model/common.ts';
 import type { Change } from '../plan/plan.ts';
 
 export const DEFAULT_DRIFT_MODE: DriftMode = 'revert';
+
+/** What apply does about one gateway's drift. */
+export interface DriftDecision {
+  /** Agent id → why it is left alone, git changes included (its drift is proposed or alerted, not reverted). */
+  readonly leaveAlone: ReadonlyMap<string, string>;
+  /** `agentId path` of changes that put back exactly what clawops last applied: they pass the approval gate (approved when applied). */
+  readonly restores: ReadonlySet<string>;
+}
 
 export function driftModeOf(repo: Pick<FleetRepo, 'config'>, gw: LoadedOf<'Gateway'>, agent?: LoadedOf<'Agent'>): DriftMode {
   return agent?.value.spec.drift?.mode ?? gw.value.spec.drift?.mode ?? repo.config?.spec.defaults?.drift?.mode ?? DEFAULT_DRIFT_MODE;
@@ -63,4 +73,16 @@ export function decideDrift(input: DecideDriftInput): DriftPlan {
     if (c && !item.secret && item.lastApplied !== undefined && deepEqual(c.after, item.lastApplied)) restores.add(driftItemKey(item));
   }
   return { decision: { leaveAlone, restores }, revert, propose, alert };
+}
+
+/**
+ * The drift decision for an apply outside the loop (`clawops apply`, the Action on a merge): the
+ * same modes, read on the apply's own session, so a merge elsewhere in the repo never overwrites a
+ * live edit that a drift PR is proposing or an alert left for a person. Without GitHub it cannot
+ * know a drift PR was closed: only the loop reverts rejected proposals.
+ */
+export async function driftDecisionOn(session: OpenClawGateway, gateway: LoadedOf<'Gateway'>, ctx: PlanContext, desired: DesiredGateway, changes: readonly Change[]): Promise<DriftDecision> {
+  if (!changes.length) return { leaveAlone: new Map(), restores: new Set() };
+  const drift = await readDriftOn(session, gateway, ctx, desired);
+  return decideDrift({ repo: ctx.repo, gateway, desired, items: drift.view.report.items, changes, firstSeen: drift.view.firstSeen }).decision;
 }

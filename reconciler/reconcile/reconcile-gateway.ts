@@ -16,7 +16,7 @@ import type { GitHubSession } from '../github/session.ts';
 import { explainGatewayError } from '../live/explain-gateway-error.ts';
 import type { LoadedOf } from '../load/resource.ts';
 import { assemblePlan, planOne, type PlanContext } from '../plan/make-plan.ts';
-import { decideDrift, type DriftPlan } from './drift-policy.ts';
+import { decideDrift, type DriftPlan } from '../drift/modes.ts';
 
 export type GatewayStatus = 'converged' | 'applied' | 'pending' | 'error';
 
@@ -82,12 +82,14 @@ export async function reconcileGateway(gw: LoadedOf<'Gateway'>, run: GatewayRunC
   if (drift) recordDriftDetected(run.audit, gw.name, drift.newItems, drift.view.who?.byItem, run.record);
 
   let result: FleetApplyResult | undefined;
-  if (plan.changes.length > 0 && run.mayWrite()) {
+  // Nothing to write when every change belongs to an agent left alone for its drift: no apply, no audit noise every run.
+  const writable = plan.changes.some((c) => !decided.decision.leaveAlone.has(c.agentId));
+  if (writable && run.mayWrite()) {
     const whole = assemblePlan([plan], ctx.now());
     [result] = await applyPlan(whole, [gw], ctx, { ...run.apply, drift: new Map([[gw.name, decided.decision]]) });
     recordApply(run.audit, whole, [result!], run.record);
     run.onApplied?.(result!);
-  } else if (plan.changes.length > 0) {
+  } else if (writable) {
     return error('not applied: this run lost its lease on the shard to another run');
   }
   const landed = result === undefined || result.status === 'applied' || result.status === 'unchanged';

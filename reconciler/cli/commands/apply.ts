@@ -9,7 +9,7 @@ import { Masker } from '../../audit/masker.ts';
 import { recordApply } from '../../audit/record-apply.ts';
 import type { Command, Option } from 'commander';
 import { Compile } from 'typebox/compile';
-import { applyPlan, type FleetApplyResult } from '../../apply/apply-fleet.ts';
+import { applyPlan, type FleetApplyResult, type GatedChange } from '../../apply/apply-fleet.ts';
 import type { GatewayApplyResult } from '../../apply/apply-gateway.ts';
 import type { ApprovalEvidence } from '../../policy/approvals.ts';
 import { approvalFlow } from '../../github/approval-flow.ts';
@@ -29,6 +29,7 @@ export interface ApplyOptions extends LiveCommandOptions {
   readonly json: boolean;
   readonly breakGlass?: boolean;
   readonly reason?: string;
+  readonly revertDrift?: boolean;
 }
 
 /** One id per run, shared by its audit events: the CI run when there is one. */
@@ -93,6 +94,7 @@ export async function runApply(file: string | undefined, opts: ApplyOptions, por
     ...(evidence ? { evidence } : {}),
     ...(approvals ? { approvals: approvals.source } : {}),
     ...(state.desiredCommit ? { desiredCommit: state.desiredCommit } : {}),
+    ...(opts.revertDrift ? { revertDrift: true } : {}),
   });
   const traceId = traceIdOf(ports.env);
   const record = { actor: actorOf(ports.env), traceId, ...(state.desiredCommit ? { desiredCommit: state.desiredCommit } : {}) };
@@ -157,7 +159,7 @@ export function renderResults(results: readonly FleetApplyResult[]): string {
   const lines = results.flatMap((r) => [
     `${MARK[r.status]} ${r.gateway}: ${r.status} — ${r.message}`,
     ...(r.breakGlass ? [`  ! break-glass by ${r.breakGlass.by}: ${r.breakGlass.changes} change(s) applied without approval — "${r.breakGlass.reason}"`] : []),
-    ...r.gated.map((g) => `  ${g.gate === 'deny' ? '✗ denied' : '⏸ held'}  ${g.resource} ${g.path} [${g.risk}]: ${g.why}`),
+    ...r.gated.map((g) => `  ${g.gate === 'deny' ? '✗ denied' : g.gate === 'drift' ? '⏸ drift' : '⏸ held'}  ${g.resource} ${g.path} [${g.risk}]: ${g.why}`),
   ]);
   const count = (s: GatewayApplyResult['status']) => results.filter((r) => r.status === s).length;
   const bad = results.length - count('applied') - count('unchanged');
@@ -167,12 +169,13 @@ export function renderResults(results: readonly FleetApplyResult[]): string {
       : `Apply complete: ${count('applied')} applied, ${count('unchanged')} unchanged.`,
   );
   const gated = results.flatMap((r) => r.gated);
-  const denied = gated.filter((g) => g.gate === 'deny').length;
-  if (gated.length) {
-    lines.push(
-      `Not applied: ${denied ? `${denied} denied by policy` : ''}${denied && gated.length > denied ? ', ' : ''}${gated.length > denied ? `${gated.length - denied} held for approval (approve them in review, or \`--break-glass --reason TEXT\`)` : ''}.`,
-    );
-  }
+  const n = (g: GatedChange['gate']) => gated.filter((x) => x.gate === g).length;
+  const parts = [
+    n('deny') ? `${n('deny')} denied by policy` : '',
+    n('hold') ? `${n('hold')} held for approval (approve them in review, or \`--break-glass --reason TEXT\`)` : '',
+    n('drift') ? `${n('drift')} waiting on drift a person is deciding on (drift PR or alert; \`--revert-drift\` puts git's values back)` : '',
+  ].filter(Boolean);
+  if (parts.length) lines.push(`Not applied: ${parts.join(', ')}.`);
   return lines.join('\n') + '\n';
 }
 
@@ -188,6 +191,7 @@ export function registerApply(program: Command, ctx: CommandContext, repoOption:
     .option('--auto-approve', 'apply without asking', false)
     .option('--break-glass', 'apply changes policy holds for approval, without the approvals (needs --reason; recorded as such)', false)
     .option('--reason <text>', 'why the break-glass apply is needed')
+    .option('--revert-drift', 'put drifted fields back to git whatever their drift mode (by default agents whose drift is proposed or alerted are left alone)', false)
     .action(async (file: string | undefined, o: ApplyOptions) => {
       ctx.exitCode = await runApply(file, o, ctx.ports);
     });
