@@ -149,6 +149,12 @@ describe('drift modes on a real gateway (a)', { timeout: 180_000 }, () => {
     expect(again.stdout).toContain('1 drifted field left as they are (alert)');
     expect((await fake.pulls()).filter((p) => p.head.ref === 'clawops/drift/gw')).toHaveLength(1);
 
+    // A plain apply (CI on a merge) honours the modes too: it leaves both edits for the people deciding.
+    const applied = await clawops(['apply', '--auto-approve', '--repo', work], { env, now });
+    expect(applied.code, applied.stdout + applied.stderr).toBe(2);
+    expect(applied.stdout).toContain('2 waiting on drift a person is deciding on');
+    expect(await liveAgents()).toMatchObject({ [agents.propose]: { description: 'edited by hand' }, [agents.alert]: { description: 'edited by hand' } });
+
     // The audit trail has the drift, who made it, and the revert, on a signed branch.
     const events = await auditEvents(work);
     const drift = events.filter((e) => e.type === 'drift.detected');
