@@ -99,7 +99,7 @@ export async function reconcileGateway(gw: LoadedOf<'Gateway'>, run: GatewayRunC
 
   let driftPr: string | undefined;
   const proposed = decided.propose;
-  if (proposed.length && !run.github) notes.push('drift mode propose needs GitHub (clawops.yaml spec.github.repository and a token): reported here instead');
+  if (proposed.length && !run.github) notes.push('drift mode propose needs GitHub (clawops.yaml spec.github.repository and a token), so its drift is treated as an alert');
   if (run.github && drift && (proposed.length > 0 || items.length === 0)) {
     try {
       const outcome = await syncDriftPr(
