@@ -13,7 +13,7 @@ import { join, posix } from 'node:path';
 import type { JsonObject } from '../../fleet/openclaw/gateway-api.ts';
 import type { FleetRepo } from '../load/load-repo.ts';
 import { ofKind, type LoadedOf } from '../load/resource.ts';
-import { matchesSelector, targetGateways } from '../model/selector.ts';
+import { matchesSelector, targetsGateway } from '../model/selector.ts';
 import type { PlanNote } from '../plan/plan.ts';
 
 export interface DesiredCron {
@@ -71,12 +71,11 @@ export const cronKey = (agentId: string, name: string): string => `${CRON_KEY_PR
 const CRON_DEFAULTS = { enabled: true, sessionTarget: 'isolated', wakeMode: 'now' } as const;
 
 export async function effectiveDesired(repo: FleetRepo, gateway: LoadedOf<'Gateway'>, stages: readonly DesiredStage[] = DESIRED_STAGES): Promise<DesiredGateway> {
-  const gateways = ofKind(repo.resources, 'Gateway');
   const rules = ofKind(repo.resources, 'ApprovalRule');
   const agents = new Map<string, DesiredAgent>();
   const notes: PlanNote[] = [];
   for (const a of ofKind(repo.resources, 'Agent')) {
-    if (!targetGateways(a.value.spec, gateways).some((g) => g.name === gateway.name)) continue;
+    if (!targetsGateway(a.value.spec, gateway)) continue;
     const spec = a.value.spec;
     const id = spec.id ?? a.name;
     const covering = rules.filter((r) => matchesSelector(r.value.spec.agents, a.value.metadata.labels));
@@ -126,10 +125,7 @@ async function desiredFiles(root: string, a: LoadedOf<'Agent'>): Promise<Desired
 
 /** Until templates render, say so where a deployment targets this gateway instead of silently skipping it. */
 function notePendingTemplates(state: DesiredGateway, repo: FleetRepo): DesiredGateway {
-  const gateways = ofKind(repo.resources, 'Gateway');
-  const deployments = ofKind(repo.resources, 'TemplateDeployment').filter((d) =>
-    targetGateways(d.value.spec, gateways).some((g) => g.name === state.gateway.name),
-  );
+  const deployments = ofKind(repo.resources, 'TemplateDeployment').filter((d) => targetsGateway(d.value.spec, state.gateway));
   if (deployments.length === 0) return state;
   return {
     ...state,

@@ -37,6 +37,13 @@ export function formatSelector(selector: Selector): string {
  * The gateways a resource with `gateway: <name>` or `gateways: <selector>` lands on: the one place
  * that answers it, for validation, `npm start`'s overview and (later) the planner.
  */
+/** Whether an Agent's targets include this one gateway (linear in the fleet where `targetGateways(...).some(...)` is quadratic). */
+export function targetsGateway(spec: { gateway?: string; gateways?: Selector }, gateway: { name: string; value: { metadata: { labels?: Labels } } }): boolean {
+  if (spec.gateway !== undefined) return spec.gateway === gateway.name;
+  if (spec.gateways !== undefined) return matchesSelector(spec.gateways, gateway.value.metadata.labels);
+  return false;
+}
+
 export function targetGateways<G extends { name: string; value: { metadata: { labels?: Labels } } }>(
   spec: { gateway?: string; gateways?: Selector },
   gateways: readonly G[],
