@@ -82,7 +82,11 @@ export function decideDrift(input: DecideDriftInput): DriftPlan {
  * know a drift PR was closed: only the loop reverts rejected proposals.
  */
 export async function driftDecisionOn(session: OpenClawGateway, gateway: LoadedOf<'Gateway'>, ctx: PlanContext, desired: DesiredGateway, changes: readonly Change[]): Promise<DriftDecision> {
-  if (!changes.length) return { leaveAlone: new Map(), restores: new Set() };
+  // Only where a mode may leave an agent alone is drift worth a second read of live: with `revert`
+  // everywhere, apply puts git's values back, as it always has.
+  const changed = new Set(changes.map((c) => c.agentId));
+  const decides = [...desired.agents.values()].some((a) => changed.has(a.id) && driftModeOf(ctx.repo, gateway, a.resource) !== 'revert');
+  if (!decides) return { leaveAlone: new Map(), restores: new Set() };
   const drift = await readDriftOn(session, gateway, ctx, desired);
   return decideDrift({ repo: ctx.repo, gateway, desired, items: drift.view.report.items, changes, firstSeen: drift.view.firstSeen }).decision;
 }
