@@ -4,6 +4,7 @@
  * policy held or denied, refusals and rollbacks. All events of one run share its trace id.
  */
 import type { FleetApplyResult } from '../apply/apply-fleet.ts';
+import type { ApprovalPrOutcome } from '../github/approval-prs.ts';
 import type { Plan } from '../plan/plan.ts';
 import type { AuditLog } from './audit-log.ts';
 import type { AuditEventInput } from './event.ts';
@@ -68,5 +69,20 @@ export function recordApply(log: AuditLog, plan: Plan, results: readonly FleetAp
     if (r.status === 'rolled-back') log.record({ ...run, type: 'rollback', summary: { message: r.message } });
     if (r.status === 'failed') log.record({ ...run, type: 'change.failed', summary: { message: r.message } });
     log.record({ ...run, type: 'apply.finished', summary: { message: `${r.status}: ${r.message}` } });
+  }
+}
+
+/** An `approval.requested` event per approval PR opened or kept for a held change set. */
+export function recordApprovalRequests(audit: AuditLog, requested: readonly ApprovalPrOutcome[], base: ApplyRecordContext): void {
+  for (const o of requested) {
+    if (!o.result?.number) continue;
+    audit.record({
+      ...base,
+      type: 'approval.requested',
+      target: o.set.gateway,
+      resource: `Agent/${o.set.agentId}`,
+      agentId: o.set.agentId,
+      summary: { message: `approval pull request #${o.result.number} (${o.result.action}) for change set ${o.set.id}` },
+    });
   }
 }

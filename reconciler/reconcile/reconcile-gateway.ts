@@ -70,12 +70,14 @@ export async function reconcileGateway(gw: LoadedOf<'Gateway'>, run: GatewayRunC
 
   const items = drift?.view.report.items ?? [];
   let rejectedAt: Date | undefined;
+  /** GitHub problems: the gateway's outcome is an error. */
+  const problems: string[] = [];
   const notes: string[] = [];
   if (run.github && items.length) {
     try {
       rejectedAt = await driftPrRejectedAt(run.github.session.gh, gw.name);
     } catch (e) {
-      notes.push((e as Error).message);
+      problems.push((e as Error).message);
     }
   }
   const decided: DriftPlan = decideDrift({ repo: ctx.repo, gateway: gw, desired: planned.desired, items, changes: plan.changes, firstSeen: drift?.view.firstSeen ?? {}, ...(rejectedAt ? { rejectedAt } : {}) });
@@ -108,7 +110,7 @@ export async function reconcileGateway(gw: LoadedOf<'Gateway'>, run: GatewayRunC
       );
       if (outcome) driftPr = describeDriftPr(outcome);
     } catch (e) {
-      notes.push(`drift pull request: ${(e as Error).message}`);
+      problems.push(`drift pull request: ${(e as Error).message}`);
     }
   }
 
@@ -118,8 +120,8 @@ export async function reconcileGateway(gw: LoadedOf<'Gateway'>, run: GatewayRunC
   const applied = result?.status === 'applied' ? result.attempted.length : 0;
   const left = held + denied + proposed.length + decided.alert.length;
   const failed = result && !landed;
-  const status: GatewayStatus = failed || notes.some((n) => !n.startsWith('drift mode propose')) ? 'error' : left > 0 ? 'pending' : applied > 0 ? 'applied' : 'converged';
-  const message = [...(failed ? [`${result!.status}: ${result!.message}`] : []), ...notes].join('; ');
+  const status: GatewayStatus = failed || problems.length ? 'error' : left > 0 ? 'pending' : applied > 0 ? 'applied' : 'converged';
+  const message = [...(failed ? [`${result!.status}: ${result!.message}`] : []), ...problems, ...notes].join('; ');
   return {
     gateway: gw.name,
     status,

@@ -12,6 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { AuditLog, auditSpillFile } from '../audit/audit-log.ts';
 import { Masker } from '../audit/masker.ts';
+import { recordApprovalRequests } from '../audit/record-apply.ts';
 import type { FleetApplyResult } from '../apply/apply-fleet.ts';
 import { actorOf, traceIdOf } from '../cli/commands/apply.ts';
 import { planContext, type LiveCommandOptions } from '../cli/commands/plan-context.ts';
@@ -105,10 +106,7 @@ export async function reconcileOnce(opts: ReconcileOptions, ports: Ports, holder
       } catch (e) {
         errors.push(`could not open approval pull requests: ${(e as Error).message}`);
       }
-      for (const o of approvalRequests) {
-        if (!o.result?.number) continue;
-        audit.record({ ...record, type: 'approval.requested', target: o.set.gateway, resource: `Agent/${o.set.agentId}`, agentId: o.set.agentId, summary: { message: `approval pull request #${o.result.number} (${o.result.action}) for change set ${o.set.id}` } });
-      }
+      recordApprovalRequests(audit, approvalRequests, record);
     }
     const t = totals(outcomes);
     await audit.commit(`clawops reconcile${opts.shard ? ` shard ${opts.shard.index}/${opts.shard.count}` : ''}: ${t.converged} converged, ${t.applied} applied, ${t.pending} pending, ${t.error} failed\n\ntrace ${traceId}`);

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { AuditLog, auditSpillFile } from '../../audit/audit-log.ts';
 import { Masker } from '../../audit/masker.ts';
-import { recordApply } from '../../audit/record-apply.ts';
+import { recordApply, recordApprovalRequests } from '../../audit/record-apply.ts';
 import type { Command, Option } from 'commander';
 import { Compile } from 'typebox/compile';
 import { applyPlan, type FleetApplyResult, type GatedChange } from '../../apply/apply-fleet.ts';
@@ -137,20 +137,6 @@ export function renderApprovalRequests(requested: readonly ApprovalPrOutcome[], 
   const held = results.some((r) => r.held.length > 0);
   if (held && !github) lines.push('  GitHub is not configured here (clawops.yaml spec.github.repository and GITHUB_TOKEN or a GitHub App), so reviews could not be checked; apply from the GitHub Action or with `--break-glass --reason TEXT`.');
   return lines.length ? lines.join('\n') + '\n' : '';
-}
-
-function recordApprovalRequests(audit: AuditLog, requested: readonly ApprovalPrOutcome[], base: { actor: string; traceId: string; desiredCommit?: string }): void {
-  for (const o of requested) {
-    if (!o.result?.number) continue;
-    audit.record({
-      ...base,
-      type: 'approval.requested',
-      target: o.set.gateway,
-      resource: `Agent/${o.set.agentId}`,
-      agentId: o.set.agentId,
-      summary: { message: `approval pull request #${o.result.number} (${o.result.action}) for change set ${o.set.id}` },
-    });
-  }
 }
 
 const MARK: Record<GatewayApplyResult['status'], string> = { applied: '✓', unchanged: '=', refused: '✗', 'rolled-back': '↺', failed: '✗' };
